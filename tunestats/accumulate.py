@@ -1,0 +1,227 @@
+"""Accumulate: exact, mergeable statistics of one dataset (SPEC §3, §4, §5).
+
+Per-example integer columns go in; the state is a count per distinct value (token counts are
+integers, so value counts give exact order statistics in small memory and merge by adding),
+plus integer totals, the first dropped lines with their reasons and the first sample examples.
+``a.merge(b)`` of two shards gives, to the bit, the result of the whole, whatever the order:
+every part of the state is either a sum or "the first k by line number".
+
+Hands to the report: :class:`DatasetResult` (plain numbers) via :meth:`Accumulator.result`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+MAX_DROPPED_LISTED = 1000  # SPEC §4
+MAX_SAMPLES = 3  # SPEC §5
+
+
+class ValueCounts:
+    """A multiset of non-negative integers: exact quantiles, buckets, sums; merges by adding."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, counts: dict[int, int] | None = None) -> None:
+        self.counts: Counter[int] = Counter(counts or {})
+
+    def add(self, values: np.ndarray) -> None:
+        if len(values) == 0:
+            return
+        distinct, times = np.unique(values, return_counts=True)
+        counts = self.counts
+        for value, n in zip(distinct.tolist(), times.tolist()):
+            counts[value] += n
+
+    def merge(self, other: ValueCounts) -> None:
+        self.counts.update(other.counts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ValueCounts) and self.counts == other.counts
+
+    def distribution(self) -> Distribution | None:
+        if not self.counts:
+            return None
+        values = sorted(self.counts)
+        cumulative = np.cumsum([self.counts[v] for v in values]).tolist()
+        n = cumulative[-1]
+        total = sum(v * c for v, c in self.counts.items())
+
+        def rank(numerator: int, denominator: int) -> int:
+            # Nearest rank ceil(q * n), in integers so that no float rounding moves it.
+            r = max(1, -(-n * numerator // denominator))
+            return values[bisect.bisect_left(cumulative, r)]
+
+        return Distribution(
+            n=n,
+            sum=total,
+            min=values[0],
+            max=values[-1],
+            mean=total / n,
+            median=rank(1, 2),
+            p5=rank(5, 100),
+            p95=rank(95, 100),
+            buckets=_buckets(values, cumulative),
+        )
+
+
+def bucket_edges(lo: int, hi: int) -> list[tuple[int, int]]:
+    """SPEC §3: six buckets of width (hi - lo + 1) / 6 with integer edges (some may be empty)."""
+    if lo == hi:
+        return [(lo, hi)]
+    span = hi - lo + 1
+    lefts = [lo + -(-i * span // 6) for i in range(6)]  # ceil(lo + i*w), exactly
+    rights = [left - 1 for left in lefts[1:]] + [hi]
+    return list(zip(lefts, rights))
+
+
+def _buckets(values: list[int], cumulative: list[int]) -> list[tuple[int, int, int]]:
+    """(count, left, right) of the non-empty buckets."""
+    result = []
+    for left, right in bucket_edges(values[0], values[-1]):
+        if right < left:
+            continue
+        below = bisect.bisect_left(values, left)
+        upto = bisect.bisect_right(values, right)
+        count = (cumulative[upto - 1] if upto else 0) - (cumulative[below - 1] if below else 0)
+        if count:
+            result.append((count, left, right))
+    return result
+
+
+@dataclass(frozen=True)
+class Distribution:
+    n: int
+    sum: int
+    min: int
+    max: int
+    mean: float
+    median: int
+    p5: int
+    p95: int
+    buckets: list[tuple[int, int, int]]  # (count, left, right), empty buckets left out
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """Everything the report needs about one dataset, as plain numbers and lists."""
+
+    examples: int
+    input_tokens: Distribution | None
+    output_tokens: Distribution | None
+    messages: Distribution | None
+    characters: int
+    billable_characters: int
+    billable_tokens: int
+    images: int
+    uncounted_media: int
+    dropped: int
+    dropped_lines: list[int]
+    dropped_reasons: list[str]
+    samples: list[dict[str, Any]]
+    lines: int
+    blank: int
+
+
+@dataclass
+class Accumulator:
+    """Exact statistics of one dataset; ``update_*`` with batches, ``merge`` shards."""
+
+    input_tokens: ValueCounts = field(default_factory=ValueCounts)
+    output_tokens: ValueCounts = field(default_factory=ValueCounts)
+    messages: ValueCounts = field(default_factory=ValueCounts)
+    examples: int = 0
+    characters: int = 0
+    billable_characters: int = 0
+    images: int = 0
+    uncounted_media: int = 0
+    blank: int = 0
+    dropped: int = 0
+    # (line, reason), sorted by line, at most MAX_DROPPED_LISTED
+    dropped_first: list[tuple[int, str]] = field(default_factory=list)
+    # (line, contents), sorted by line, at most MAX_SAMPLES
+    samples: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
+    # The highest line number seen (kept, dropped or blank): the source's line count.
+    last_line: int = 0
+
+    def update_kept(
+        self,
+        input_tokens: np.ndarray,
+        output_tokens: np.ndarray,
+        messages: np.ndarray,
+        characters: int,
+        billable_characters: int,
+        images: int,
+        uncounted_media: int,
+    ) -> None:
+        self.input_tokens.add(input_tokens)
+        self.output_tokens.add(output_tokens)
+        self.messages.add(messages)
+        self.examples += len(messages)
+        self.characters += characters
+        self.billable_characters += billable_characters
+        self.images += images
+        self.uncounted_media += uncounted_media
+
+    def add_dropped(self, line: int, reason: str) -> None:
+        self.dropped += 1
+        first = self.dropped_first
+        if len(first) < MAX_DROPPED_LISTED or line < first[-1][0]:
+            bisect.insort(first, (line, reason))
+            del first[MAX_DROPPED_LISTED:]
+
+    def wants_sample(self, line: int) -> bool:
+        return len(self.samples) < MAX_SAMPLES or line < self.samples[-1][0]
+
+    def add_sample(self, line: int, contents: list[dict[str, Any]]) -> None:
+        bisect.insort(self.samples, (line, contents), key=lambda s: s[0])
+        del self.samples[MAX_SAMPLES:]
+
+    def add_blank(self, n: int) -> None:
+        self.blank += n
+
+    def see_line(self, line: int) -> None:
+        self.last_line = max(self.last_line, line)
+
+    def merge(self, other: Accumulator) -> Accumulator:
+        """Fold ``other`` (a disjoint shard of the same dataset) into this one; return self."""
+        self.input_tokens.merge(other.input_tokens)
+        self.output_tokens.merge(other.output_tokens)
+        self.messages.merge(other.messages)
+        self.examples += other.examples
+        self.characters += other.characters
+        self.billable_characters += other.billable_characters
+        self.images += other.images
+        self.uncounted_media += other.uncounted_media
+        self.blank += other.blank
+        self.dropped += other.dropped
+        self.dropped_first = sorted(self.dropped_first + other.dropped_first)[:MAX_DROPPED_LISTED]
+        self.samples = sorted(self.samples + other.samples, key=lambda s: s[0])[:MAX_SAMPLES]
+        self.last_line = max(self.last_line, other.last_line)
+        return self
+
+    def result(self) -> DatasetResult:
+        inputs = self.input_tokens.distribution()
+        outputs = self.output_tokens.distribution()
+        return DatasetResult(
+            examples=self.examples,
+            input_tokens=inputs,
+            output_tokens=outputs,
+            messages=self.messages.distribution(),
+            characters=self.characters,
+            billable_characters=self.billable_characters,
+            billable_tokens=(inputs.sum if inputs else 0) + (outputs.sum if outputs else 0),
+            images=self.images,
+            uncounted_media=self.uncounted_media,
+            dropped=self.dropped,
+            dropped_lines=[line for line, _ in self.dropped_first],
+            dropped_reasons=[reason for _, reason in self.dropped_first],
+            samples=[content for _, contents in self.samples for content in contents],
+            lines=self.last_line,
+            blank=self.blank,
+        )

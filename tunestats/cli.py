@@ -1,0 +1,122 @@
+"""CLI: ``tunestats stats SOURCE ...`` parses options, runs the pipeline, prints.
+
+No statistics logic lives here. Exit codes: 0 done; 1 a source could not be read at all, or it
+has no valid example; 2 usage error; 3 with ``--strict`` when any example was dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .formats import FORMATS, TASKS
+
+    parser = argparse.ArgumentParser(
+        prog="tunestats", description="Vertex AI tuning dataset statistics (tuningDataStats)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    stats = commands.add_parser(
+        "stats",
+        help="statistics of one dataset (and its validation set)",
+        description="Compute the tuningDataStats that Vertex AI reports for a JSONL dataset.",
+    )
+    stats.add_argument("source", help="a path, - for stdin, or any fsspec URL (gs://...)")
+    stats.add_argument("--validation", metavar="SOURCE", help="validation dataset")
+    stats.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
+    stats.add_argument("--task", choices=TASKS, default="supervised")
+    stats.add_argument("--model", help="base model (default gemini-2.5-flash)")
+    stats.add_argument(
+        "--tokenizer",
+        help="cl100k_base, o200k_base, gemini or hf:PATH (default: gemini when its model file "
+        "is found, else cl100k_base estimates)",
+    )
+    stats.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
+    stats.add_argument("--epochs", type=_positive)
+    stats.add_argument("--batch-size", type=_positive)
+    stats.add_argument("--max-tokens-per-example", type=_positive, metavar="N")
+    stats.add_argument("--json", action="store_true", help="print only the JSON document")
+    stats.add_argument("--strict", action="store_true", help="exit 3 if any example is dropped")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _stats(args)
+
+
+def _error(message: str) -> None:
+    print(f"tunestats: error: {message}", file=sys.stderr)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from .pipeline import compute
+    from .profiles import UnknownModel
+    from .report import dumps, text_report, tokenizer_line, tuning_data_stats
+    from .source import SourceError
+    from .tokenizers import TokenizerError
+
+    try:
+        stats = compute(
+            args.source,
+            validation=args.validation,
+            format=args.format,
+            task=args.task,
+            model=args.model,
+            tokenizer=args.tokenizer,
+            tokenizer_model=args.tokenizer_model,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            max_tokens_per_example=args.max_tokens_per_example,
+        )
+    except (UnknownModel, TokenizerError, ValueError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except SourceError as exc:
+        _error(str(exc))
+        return EXIT_SOURCE
+
+    sources = [("training", stats.training)]
+    if stats.validation is not None:
+        sources.append(("validation", stats.validation))
+    if args.json:
+        docs = {name: tuning_data_stats(stats, s) for name, s in sources}
+        print(dumps(docs if len(docs) > 1 else docs["training"]))
+        for note in stats.notes:
+            print(f"tunestats: note: {note}", file=sys.stderr)
+        print(f"tunestats: {tokenizer_line(stats)}", file=sys.stderr)
+    else:
+        print(tokenizer_line(stats))
+        for note in stats.notes:
+            print(f"note: {note}")
+        for name, s in sources:
+            print()
+            print(text_report(stats, s, name))
+
+    empty = [s.uri for _, s in sources if s.kept == 0]
+    if empty:
+        _error(f"no valid example in {', '.join(empty)}; see the dropped examples above")
+        return EXIT_SOURCE
+    if args.strict and any(s.dropped for _, s in sources):
+        dropped = sum(s.dropped for _, s in sources)
+        _error(f"--strict: {dropped} example(s) dropped")
+        return EXIT_STRICT
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

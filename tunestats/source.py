@@ -1,0 +1,134 @@
+"""Source: opens a dataset and hands out blocks of whole lines with their line numbers.
+
+Anything fsspec opens works (local paths, ``gs://``, ``memory://`` ...), plus ``-`` for
+standard input. Compression is inferred from the name. The file is streamed in blocks of
+``block_size`` bytes; only one block (and at most one partial line) is held at a time.
+
+Hands to the next stage (formats): :class:`LineBlock` objects, each a list of raw lines (bytes,
+without the ``\\n``) and the 1-based number of its first line.
+
+Whole-source failures (cannot open, cannot decompress, not UTF-8 throughout) raise
+:class:`SourceError`; everything wrong with a single line is left to the formats stage.
+"""
+
+from __future__ import annotations
+
+import lzma
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+BLOCK_SIZE = 4 << 20
+_UTF8_BOM = b"\xef\xbb\xbf"
+# UTF-32 marks first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_WIDE_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+_SNIFF_BYTES = 64 << 10
+
+
+class SourceError(Exception):
+    """The source as a whole cannot be used (missing, unreadable, corrupt, not JSONL)."""
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Consecutive physical lines of a source; ``lines[k]`` is line ``first_line + k``."""
+
+    first_line: int
+    lines: list[bytes]
+
+
+def _compression_for(uri: str) -> str | None:
+    lower = uri.lower()
+    for suffix, name in ((".gz", "gzip"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zstd")):
+        if lower.endswith(suffix):
+            return name
+    return None
+
+
+def open_binary(uri: str) -> BinaryIO:
+    """Open ``uri`` for reading decompressed bytes; ``-`` is standard input."""
+    if uri == "-":
+        return sys.stdin.buffer
+    import fsspec  # imported here: a plain local run should not pay for it at start-up
+
+    compression = _compression_for(uri)
+    try:
+        return fsspec.open(uri, mode="rb", compression=compression).open()
+    except FileNotFoundError as exc:
+        raise SourceError(f"{uri}: no such file or object") from exc
+    except PermissionError as exc:
+        raise SourceError(f"{uri}: permission denied") from exc
+    except IsADirectoryError as exc:
+        raise SourceError(f"{uri}: is a directory, not a file") from exc
+    except (OSError, ValueError, ImportError) as exc:
+        raise SourceError(f"{uri}: cannot open: {exc}") from exc
+
+
+# Errors that decompressors and file systems raise on corrupt or unreadable data.
+_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import zstandard
+    except ImportError:
+        return _READ_ERRORS
+    return (*_READ_ERRORS, zstandard.ZstdError)
+
+
+def _check_start(uri: str, head: bytes) -> bytes:
+    """Reject sources that are not UTF-8 throughout; drop a UTF-8 byte-order mark."""
+    for bom, name in _WIDE_BOMS.items():
+        if head.startswith(bom):
+            raise SourceError(f"{uri}: not UTF-8: the file starts with a {name} byte-order mark")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise SourceError(f"{uri}: not UTF-8 text: NUL byte at offset {nul} (binary file?)")
+    return head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
+
+
+def read_blocks(uri: str, block_size: int = BLOCK_SIZE) -> Iterator[LineBlock]:
+    """Yield the lines of ``uri`` in blocks; raise SourceError for whole-source failures."""
+    errors = _read_errors()
+    stream = open_binary(uri)
+    try:
+        yield from _blocks(uri, stream, block_size, errors)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _blocks(
+    uri: str, stream: BinaryIO, block_size: int, errors: tuple[type[BaseException], ...]
+) -> Iterator[LineBlock]:
+    line_no = 1
+    rest = b""
+    first = True
+    while True:
+        try:
+            chunk = stream.read(_SNIFF_BYTES if first else block_size)
+        except errors as exc:
+            raise SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}") from exc
+        if not chunk:
+            break
+        if first:
+            chunk = _check_start(uri, chunk)
+            first = False
+        data = rest + chunk if rest else chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        lines = data[:cut].split(b"\n")
+        rest = data[cut + 1 :]
+        yield LineBlock(line_no, lines)
+        line_no += len(lines)
+    if rest:
+        yield LineBlock(line_no, [rest])

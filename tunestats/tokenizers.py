@@ -1,0 +1,268 @@
+"""Tokenizers: a batch of texts in, a numpy array of token counts out.
+
+Every tokenizer counts the text alone: no special tokens, no per-message overhead (SPEC §2).
+
+- ``cl100k_base``, ``o200k_base``: OpenAI's encodings, counted by the Rust core of the
+  ``bpe-openai`` package, which also ships the encoding files, so nothing is downloaded.
+  :func:`tiktoken_encoding` builds the same encoding in tiktoken from those files (their sha256
+  checked against tiktoken's own); the tests prove both count alike on the whole corpus.
+- ``gemini``: Google's SentencePiece model, from ``--tokenizer-model`` (a path or any fsspec
+  URL) or from the cache where google-genai and google-cloud-aiplatform keep it.
+- ``hf:PATH``: a Hugging Face ``tokenizer.json`` through the ``tokenizers`` package.
+
+Hands to the pipeline: a :class:`Tokenizer` and whether its counts are exact for the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+OPENAI_ENCODINGS = ("cl100k_base", "o200k_base")
+
+
+@dataclass(frozen=True)
+class GeminiModelFile:
+    """A SentencePiece model file that Google's SDKs download and cache for local counting."""
+
+    key: str
+    filename: str
+    url: str
+    sha256: str
+    models: str
+
+
+GEMINI_TOKENIZER_MODELS = {
+    "gemma3": GeminiModelFile(
+        "gemma3",
+        "gemma3_cleaned_262144_v2.spiece.model",
+        "https://raw.githubusercontent.com/google/gemma_pytorch/"
+        "014acb7ac4563a5f77c76d7ff98f31b568c16508/tokenizer/gemma3_cleaned_262144_v2.spiece.model",
+        "1299c11d7cf632ef3b4e11937501358ada021bbdf7c47638d13c0ee982f2e79c",
+        "Gemini 2.x (google-genai)",
+    ),
+    "gemma": GeminiModelFile(
+        "gemma",
+        "tokenizer.model",
+        "https://raw.githubusercontent.com/google/gemma_pytorch/"
+        "33b652c465537c6158f9a472ea5700e5e770ad3f/tokenizer/tokenizer.model",
+        "61a7b147390c64585d6c3543dd6fc636906c9af3865a5548f27f31aee1d4c8e2",
+        "Gemini 1.x (google-cloud-aiplatform)",
+    ),
+}
+
+
+class TokenizerError(ValueError):
+    pass
+
+
+class Tokenizer(Protocol):
+    name: str
+
+    def count(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class TokenizerChoice:
+    """The tokenizer a run uses and whether its counts are exact for the chosen model."""
+
+    tokenizer: Tokenizer
+    exact: bool
+    note: str = ""
+
+
+class OpenAIEncoding:
+    """cl100k_base / o200k_base through bpe-openai's Rust ``count`` (no token list is built)."""
+
+    def __init__(self, name: str) -> None:
+        if name not in OPENAI_ENCODINGS:
+            raise TokenizerError(f"unknown encoding {name!r}; known: {', '.join(OPENAI_ENCODINGS)}")
+        # The private module is the package's documented Rust binding; version pinned <0.2.
+        from bpe_openai import _bindings
+
+        self.name = name
+        self._count = _bindings.tokenizer_for_encoding(name).count
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        count = self._count
+        return np.fromiter((count(t) for t in texts), dtype=np.int64, count=len(texts))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (OpenAIEncoding, (self.name,))
+
+
+# tiktoken's own sha256 of the encoding files (tiktoken_ext/openai_public.py).
+_TIKTOKEN_HASHES = {
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+
+
+def tiktoken_encoding(name: str) -> Any:
+    """tiktoken's Encoding for ``name``, built offline from the files bpe-openai ships."""
+    import base64
+    import gzip
+    from importlib import resources
+
+    import tiktoken
+    from tiktoken_ext import openai_public
+
+    data = gzip.decompress(
+        resources.files("bpe_openai").joinpath(f"data/{name}.tiktoken.gz").read_bytes()
+    )
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != _TIKTOKEN_HASHES[name]:
+        raise TokenizerError(f"{name}: encoding file has sha256 {digest}, not tiktoken's")
+    ranks = {
+        base64.b64decode(token): int(rank)
+        for token, rank in (line.split() for line in data.splitlines() if line)
+    }
+    # openai_public's constructors would download the file; take only the split pattern.
+    pat_str = _tiktoken_pattern(openai_public, name)
+    return tiktoken.Encoding(name=name, pat_str=pat_str, mergeable_ranks=ranks, special_tokens={})
+
+
+def _tiktoken_pattern(openai_public: Any, name: str) -> str:
+    original = openai_public.load_tiktoken_bpe
+    openai_public.load_tiktoken_bpe = lambda *args, **kwargs: {}
+    try:
+        return getattr(openai_public, name)()["pat_str"]
+    finally:
+        openai_public.load_tiktoken_bpe = original
+
+
+class SentencePieceTokenizer:
+    """Counts with a SentencePiece model (Gemini's, or any other given by the user)."""
+
+    def __init__(self, model: bytes, name: str) -> None:
+        try:
+            import sentencepiece
+        except ImportError as exc:
+            raise TokenizerError(
+                "the gemini tokenizer needs sentencepiece: pip install 'tunestats[gemini]'"
+            ) from exc
+        self.name = name
+        self._model = model
+        self._sp = sentencepiece.SentencePieceProcessor(model_proto=model)
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        pieces = self._sp.encode(list(texts))
+        return np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SentencePieceTokenizer, (self._model, self.name))
+
+
+class HFTokenizer:
+    """Counts with a Hugging Face ``tokenizer.json`` (open models)."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            from tokenizers import Tokenizer as HF
+        except ImportError as exc:
+            raise TokenizerError("hf: tokenizers need: pip install 'tunestats[hf]'") from exc
+        self.name = f"hf:{path}"
+        self._path = path
+        try:
+            self._tok = HF.from_str(_read_bytes(path).decode("utf-8"))
+        except Exception as exc:  # tokenizers raises plain Exception on a bad file
+            raise TokenizerError(f"{path}: not a tokenizer.json: {exc}") from exc
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (HFTokenizer, (self._path,))
+
+
+def _read_bytes(uri: str) -> bytes:
+    import fsspec
+
+    try:
+        with fsspec.open(uri, "rb") as f:
+            return f.read()
+    except (OSError, ValueError) as exc:
+        raise TokenizerError(f"{uri}: cannot read tokenizer file: {exc}") from exc
+
+
+def gemini_cache_path(model: GeminiModelFile) -> str:
+    """Where google-genai / vertexai cache a tokenizer model: tmp/vertexai_tokenizer_model/sha1."""
+    name = hashlib.sha1(model.url.encode()).hexdigest()
+    return os.path.join(tempfile.gettempdir(), "vertexai_tokenizer_model", name)
+
+
+def _cached_gemini_model(key: str) -> bytes | None:
+    path = gemini_cache_path(GEMINI_TOKENIZER_MODELS[key])
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest() == GEMINI_TOKENIZER_MODELS[key].sha256 else None
+
+
+def _gemini(model_bytes: bytes, wanted: str | None, source: str) -> TokenizerChoice:
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    known = next((m for m in GEMINI_TOKENIZER_MODELS.values() if m.sha256 == digest), None)
+    if known is None:
+        note = (
+            f"{source} is not one of Google's Gemini tokenizer models (sha256 {digest[:12]}...); "
+            "counts are estimates"
+        )
+        return TokenizerChoice(
+            SentencePieceTokenizer(model_bytes, f"sentencepiece:{source}"), False, note
+        )
+    tokenizer = SentencePieceTokenizer(model_bytes, f"gemini:{known.filename}")
+    if known.key != wanted:
+        note = (
+            f"{known.filename} is the tokenizer of {known.models}, not of this model; "
+            "counts are estimates"
+        )
+        return TokenizerChoice(tokenizer, False, note)
+    return TokenizerChoice(tokenizer, True)
+
+
+def choose_tokenizer(
+    name: str | None, tokenizer_model: str | None, gemini_key: str | None
+) -> TokenizerChoice:
+    """Resolve ``--tokenizer`` / ``--tokenizer-model`` for a model (its Gemini tokenizer key)."""
+    if name is None:
+        if tokenizer_model is not None:
+            return _gemini(_read_bytes(tokenizer_model), gemini_key, tokenizer_model)
+        cached = _cached_gemini_model(gemini_key) if gemini_key else None
+        if cached is not None:
+            return _gemini(cached, gemini_key, "cache")
+        note = "no Gemini tokenizer model found; counts are cl100k_base estimates"
+        return TokenizerChoice(OpenAIEncoding("cl100k_base"), False, note)
+    if name in OPENAI_ENCODINGS:
+        return TokenizerChoice(
+            OpenAIEncoding(name), False, f"counts are {name} estimates, not the model's own tokens"
+        )
+    if name == "gemini":
+        if tokenizer_model is not None:
+            return _gemini(_read_bytes(tokenizer_model), gemini_key, tokenizer_model)
+        for key in filter(None, (gemini_key, *GEMINI_TOKENIZER_MODELS)):
+            cached = _cached_gemini_model(key)
+            if cached is not None:
+                return _gemini(cached, gemini_key, "cache")
+        wanted = GEMINI_TOKENIZER_MODELS[gemini_key or "gemma3"]
+        raise TokenizerError(
+            f"no Gemini tokenizer model found: give --tokenizer-model PATH (the file "
+            f"{wanted.filename}, sha256 {wanted.sha256}) or let google-genai cache it at "
+            f"{gemini_cache_path(wanted)}"
+        )
+    if name.startswith("hf:"):
+        tokenizer = HFTokenizer(name[3:])
+        exact = gemini_key is None
+        note = "" if exact else "a Hugging Face tokenizer on a Gemini model: counts are estimates"
+        return TokenizerChoice(tokenizer, exact, note)
+    raise TokenizerError(
+        f"unknown tokenizer {name!r}; choose cl100k_base, o200k_base, gemini or hf:PATH"
+    )
