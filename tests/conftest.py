@@ -1,0 +1,44 @@
+"""Shared helpers: write small JSONL files, count tokens independently with tiktoken."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    """Rows are dicts (dumped as JSON), str (written as is) or bytes (written raw)."""
+    data = b""
+    for row in rows:
+        if isinstance(row, bytes):
+            data += row + b"\n"
+        elif isinstance(row, str):
+            data += row.encode() + b"\n"
+        else:
+            data += json.dumps(row, ensure_ascii=False).encode() + b"\n"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cl100k():
+    """An independent token counter: tiktoken's own BPE over the same encoding file."""
+    from tunestats.tokenizers import tiktoken_encoding
+
+    enc = tiktoken_encoding("cl100k_base")
+    return lambda text: len(enc.encode_ordinary(text))
+
+
+@pytest.fixture
+def jsonl(tmp_path):
+    counter = iter(range(10**6))
+
+    def make(rows: list, name: str | None = None) -> Path:
+        return write_jsonl(tmp_path / (name or f"data{next(counter)}.jsonl"), rows)
+
+    return make

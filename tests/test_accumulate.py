@@ -1,0 +1,225 @@
+"""SPEC §3: distributions, computed here with a few obvious lines and compared exactly;
+and the properties that must always hold (hypothesis): shard-and-merge equals whole,
+counts add up, any line is kept or dropped and never crashes."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tunestats
+from tunestats.accumulate import Accumulator, ValueCounts, bucket_edges
+from tunestats.pipeline import Options, plan, process_block
+from tunestats.source import LineBlock
+
+
+def nearest_rank(values: list[int], q_percent: int) -> int:
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q_percent * len(ordered) / 100))
+    return ordered[rank - 1]
+
+
+def obvious_buckets(values: list[int]) -> list[tuple[int, int, int]]:
+    lo, hi = min(values), max(values)
+    if lo == hi:
+        return [(len(values), lo, hi)]
+    from fractions import Fraction
+
+    w = Fraction(hi - lo + 1, 6)
+    lefts = [math.ceil(lo + i * w) for i in range(6)]
+    rights = [lefts[i + 1] - 1 for i in range(5)] + [hi]
+    result = []
+    for left, right in zip(lefts, rights):
+        count = sum(1 for v in values if left <= v <= right)
+        if count:
+            result.append((count, left, right))
+    return result
+
+
+def test_small_case_by_hand():
+    vc = ValueCounts()
+    vc.add(np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]))
+    d = vc.distribution()
+    assert (d.n, d.sum, d.min, d.max, d.mean) == (10, 55, 1, 10, 5.5)
+    # ranks: median ceil(5) = 5th -> 5; p5 ceil(0.5) = 1st -> 1; p95 ceil(9.5) = 10th -> 10
+    assert (d.median, d.p5, d.p95) == (5, 1, 10)
+    # w = 10/6: lefts 1, ceil(2.67)=3, ceil(4.33)=5, 6, ceil(7.67)=8, ceil(9.33)=10
+    assert d.buckets == [(2, 1, 2), (2, 3, 4), (1, 5, 5), (2, 6, 7), (2, 8, 9), (1, 10, 10)]
+
+
+def test_even_median_is_not_a_midpoint():
+    vc = ValueCounts()
+    vc.add(np.array([414, 415]))
+    assert vc.distribution().median == 414
+
+
+def test_published_bucket_edges():
+    # gemini-1.5-flash-002 squad, userInputTokenDistribution: min 54, max 602.
+    assert bucket_edges(54, 602) == [
+        (54, 145),
+        (146, 236),
+        (237, 328),
+        (329, 419),
+        (420, 511),
+        (512, 602),
+    ]
+    assert bucket_edges(2, 2) == [(2, 2)]
+
+
+def test_narrow_range_leaves_out_empty_buckets():
+    vc = ValueCounts()
+    vc.add(np.array([1, 2, 2, 3]))
+    assert vc.distribution().buckets == [(1, 1, 1), (2, 2, 2), (1, 3, 3)]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=300))
+def test_distribution_matches_obvious_computation(values):
+    vc = ValueCounts()
+    vc.add(np.array(values, dtype=np.int64))
+    d = vc.distribution()
+    assert d.n == len(values)
+    assert d.sum == sum(values)
+    assert (d.min, d.max) == (min(values), max(values))
+    assert d.mean == sum(values) / len(values)
+    assert d.median == nearest_rank(values, 50)
+    assert d.p5 == nearest_rank(values, 5)
+    assert d.p95 == nearest_rank(values, 95)
+    assert d.buckets == obvious_buckets(values)
+    assert sum(count for count, _, _ in d.buckets) == len(values)
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=200),
+    st.lists(st.integers(min_value=0, max_value=5000), max_size=200),
+)
+def test_value_counts_merge_equals_whole(a, b):
+    whole, left, right = ValueCounts(), ValueCounts(), ValueCounts()
+    whole.add(np.array(a + b, dtype=np.int64))
+    left.add(np.array(a, dtype=np.int64))
+    right.add(np.array(b, dtype=np.int64))
+    right.merge(left)  # order does not matter
+    assert right.distribution() == whole.distribution()
+
+
+# --- whole pipeline: shards of a file ---------------------------------------------------------
+
+GOOD = [
+    b'{"contents": [{"role": "user", "parts": [{"text": "hello there"}]}, '
+    b'{"role": "model", "parts": [{"text": "general kenobi"}]}]}',
+    b'{"contents": [{"role": "user", "parts": [{"text": "\xe6\x97\xa5\xe6\x9c\xac"}]}, '
+    b'{"role": "model", "parts": [{"text": "a b c d e f"}]}, {"role": "user", "parts": '
+    b'[{"text": "x"}]}, {"role": "model", "parts": [{"text": "y z"}]}]}',
+    b'{"systemInstruction": {"parts": [{"text": "sys"}]}, "contents": [{"role": "user", '
+    b'"parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "a"}]}]}',
+    b'{"contents": [{"role": "user", "parts": [{"text": "' + b"long " * 40 + b'"}]}, '
+    b'{"role": "model", "parts": [{"text": "ok"}]}]}',
+    b"",
+    b"   \r",
+    b"{broken",
+    b"[]",
+    b'{"contents": [{"role": "user", "parts": [{"text": "no model"}]}]}',
+    b"\xff\xfe bad utf8",
+]
+
+PLAN = plan(Options(format="gemini", tokenizer="cl100k_base", max_tokens_per_example=60))
+
+
+def run_lines(lines: list[bytes], first_line: int = 1) -> Accumulator:
+    acc = Accumulator()
+    process_block(LineBlock(first_line, lines), "gemini", PLAN, acc)
+    return acc
+
+
+lines_strategy = st.lists(
+    st.one_of(st.sampled_from(GOOD), st.binary(max_size=40)), min_size=1, max_size=40
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(lines_strategy, st.data())
+def test_shard_and_merge_equals_whole(lines, data):
+    lines = [line.replace(b"\n", b" ") for line in lines]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(lines)), max_size=3)))
+    bounds = [0, *cuts, len(lines)]
+    shards = [run_lines(lines[a:b], first_line=a + 1) for a, b in zip(bounds, bounds[1:]) if b > a]
+    merged = Accumulator()
+    for shard in reversed(shards):  # any order
+        merged.merge(pickle.loads(pickle.dumps(shard)))  # shards travel between processes
+    assert merged.result() == run_lines(lines).result()
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(lines_strategy)
+def test_every_line_is_kept_dropped_or_blank(lines):
+    lines = [line.replace(b"\n", b" ") for line in lines]
+    result = run_lines(lines).result()
+    assert result.examples + result.dropped + result.blank == len(lines) == result.lines
+    assert len(result.dropped_lines) == len(result.dropped_reasons) == result.dropped
+    for line, reason in zip(result.dropped_lines, result.dropped_reasons):
+        assert reason.startswith(f"line {line}: ")
+    if result.examples:
+        assert result.input_tokens.n == result.output_tokens.n == result.examples
+        assert result.billable_tokens == result.input_tokens.sum + result.output_tokens.sum
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_line_is_kept_or_dropped(line):
+    line = line.replace(b"\n", b"")
+    for fmt in ("gemini", "gemini-messages", "palm", "openai-chat", "prompt-completion"):
+        acc = Accumulator()
+        process_block(LineBlock(1, [line]), fmt, PLAN, acc)
+        result = acc.result()
+        assert result.examples + result.dropped + result.blank == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: (
+            st.lists(c)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "contents",
+                        "role",
+                        "parts",
+                        "text",
+                        "messages",
+                        "content",
+                        "inlineData",
+                        "functionCall",
+                        "tools",
+                        "tool_calls",
+                        "prompt",
+                        "completion",
+                    ]
+                ),
+                c,
+            )
+        ),
+        max_leaves=30,
+    )
+)
+def test_any_json_record_is_kept_or_dropped(value):
+    import json
+
+    line = json.dumps(value).encode()
+    for fmt in ("gemini", "gemini-messages", "palm", "openai-chat", "prompt-completion"):
+        acc = Accumulator()
+        process_block(LineBlock(1, [line]), fmt, PLAN, acc)
+        assert acc.examples + acc.dropped == 1
+
+
+def test_dropped_list_keeps_first_thousand(jsonl):
+    rows = [{"prompt": "p", "completion": "c"}] + ["bad"] * 1005
+    stats = tunestats.compute(str(jsonl(rows)), tokenizer="cl100k_base")
+    doc = stats.to_dict()["supervisedTuningDataStats"]
+    assert doc["totalTruncatedExampleCount"] == "1005"
+    assert doc["truncatedExampleIndices"] == [str(i) for i in range(2, 1002)]
+    assert len(doc["droppedExampleReasons"]) == 1000
