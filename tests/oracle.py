@@ -73,7 +73,8 @@ def read_raw(path: str) -> bytes:
 
 
 def split_lines(data: bytes) -> list[bytes]:
-    """Physical lines: bytes up to each newline, trailing CR removed; last unterminated line kept."""
+    """Physical lines: bytes up to each newline, a trailing CR removed; a last line without a
+    newline is still a line."""
     for bom in (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff"):
         if data.startswith(bom):
             raise OracleSourceError("starts with a UTF-16 or UTF-32 byte-order mark")
@@ -215,9 +216,7 @@ def is_base64(data: str) -> bool:
     if pad > 2:
         return False
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    if any(c not in alphabet for c in body):
-        return False
-    return True
+    return all(c in alphabet for c in body)
 
 
 def base64_size(data: str) -> int:
@@ -247,7 +246,8 @@ def part_kind(part) -> str:
 
 
 def check_tools(record: dict, ex: Example) -> None:
-    if "tools" in record:
+    # CHOICES.md: null is the same as a missing field (proto3 JSON).
+    if record.get("tools") is not None:
         tools = record["tools"]
         if not isinstance(tools, list):
             raise Invalid("tools is not a list")
@@ -257,8 +257,8 @@ def check_tools(record: dict, ex: Example) -> None:
 def measure_gemini(record: dict, task: str) -> Example:
     ex = Example()
     supervised = task == "supervised"
-    if has2(record, "systemInstruction", "system_instruction"):
-        system = get2(record, "systemInstruction", "system_instruction")
+    system = get2(record, "systemInstruction", "system_instruction")
+    if system is not None:
         if not isinstance(system, dict):
             raise Invalid("systemInstruction is not an object")
         parts = system.get("parts")
@@ -384,6 +384,8 @@ def measure_gemini_messages(record: dict, task: str) -> Example:
             ex.inputs.append(content)
         if role != "system":
             ex.messages += 1
+    if ex.messages == 0:
+        raise Invalid("only a system message")
     if supervised and not has_model:
         raise Invalid("no model turn")
     return ex
@@ -402,7 +404,11 @@ def measure_openai(record: dict, task: str) -> Example:
         role = message.get("role")
         if role not in ("system", "user", "assistant", "tool"):
             raise Invalid(f"role {role!r}")
-        has_calls = role == "assistant" and "tool_calls" in message
+        calls = message.get("tool_calls")
+        if calls is not None and not isinstance(calls, list):
+            raise Invalid("tool_calls is not a list")
+        # CHOICES.md: content may be null only beside a non-empty tool_calls
+        has_calls = role == "assistant" and bool(calls)
         content = message.get("content")
         if has_calls:
             if content is not None and not isinstance(content, str):
@@ -416,19 +422,22 @@ def measure_openai(record: dict, task: str) -> Example:
             target = ex.outputs if supervised else ex.inputs
             target.append(text)
             shown = text
-            if has_calls:
-                calls = message["tool_calls"]
-                if not isinstance(calls, list):
-                    raise Invalid("tool_calls is not a list")
+            if calls:
                 target.append(compact(calls))
                 shown += compact(calls)
             ex.display.append(("model", shown))
         else:
             ex.inputs.append(text)
+            shown = text
+            if calls:  # CHOICES.md: tool_calls elsewhere are input
+                ex.inputs.append(compact(calls))
+                shown += compact(calls)
             if not (role == "system" and index == 0):
-                ex.display.append(("user", text))
+                ex.display.append(("user", shown))
         if not (role == "system" and index == 0):
             ex.messages += 1
+    if ex.messages == 0:
+        raise Invalid("only a system message")
     if supervised and not has_model:
         raise Invalid("no assistant message")
     check_tools(record, ex)
@@ -446,8 +455,8 @@ def measure_pair(record: dict, task: str, in_key: str, out_key: str) -> Example:
     ex.inputs.append(source)
     ex.add_chars(source)
     ex.display.append(("user", source))
-    if out_key in record or supervised:
-        if out_key not in record:
+    if record.get(out_key) is not None or supervised:
+        if record.get(out_key) is None:
             raise Invalid(f"missing {out_key}")
         target = record[out_key]
         if not isinstance(target, str):

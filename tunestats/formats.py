@@ -195,6 +195,8 @@ def _media(value: Any, path: str, kind: str) -> str:
     if kind == "inlineData":
         data = _string(value.get("data"), f"{path}.data")
         try:
+            if len(data) % 4:  # b64decode accepts padding past a whole quantum
+                raise ValueError
             size = len(base64.b64decode(data, validate=True))
         except (binascii.Error, ValueError):
             raise Invalid(f"{path}.data", "is not valid base64") from None
@@ -358,10 +360,9 @@ def _pair(input_key: str, output_key: str) -> Callable[[dict[str, Any], int, boo
     def normalize(record: dict[str, Any], line: int, distill: bool) -> Example:
         out = _Builder()
         out.text(_string(record.get(input_key), input_key), False)
-        out.messages = 1
         if not (distill and record.get(output_key) is None):
             out.text(_string(record.get(output_key), output_key), not distill)
-            out.messages = 2  # SPEC §2 [O]
+        out.messages = 2  # SPEC §2 [O], also for a prompt-only record in distillation
         return out.build(line, record)
 
     return normalize
