@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import tunestats
 from tunestats.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example.jsonl"
@@ -59,6 +60,9 @@ def test_validation_set(capsys, jsonl):
     assert doc["validation"]["supervisedTuningDataStats"]["tuningDatasetExampleCount"] == "1"
     code, out, _ = run_cli(capsys, *args)
     assert "training: " in out and "validation: " in out
+    stats = tunestats.compute(str(train), validation=str(val), tokenizer="cl100k_base")
+    assert stats.to_dict(validation=True) == doc["validation"]
+    assert stats.to_dict() == doc["training"]
 
 
 def test_strict_exit_code(capsys, jsonl):

@@ -119,12 +119,15 @@ class Stats:
     epochs: int | None = None
     batch_size: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The TuningDataStats document of the training source (SPEC §6)."""
-        return report.tuning_data_stats(self, self.training)
+    def to_dict(self, validation: bool = False) -> dict[str, Any]:
+        """The TuningDataStats document (SPEC §6) of the training (or validation) source."""
+        source = self.validation if validation else self.training
+        if source is None:
+            raise ValueError("no validation source was given")
+        return report.tuning_data_stats(self, source)
 
-    def to_json(self, indent: int | None = 2) -> str:
-        return report.dumps(self.to_dict(), indent)
+    def to_json(self, indent: int | None = 2, validation: bool = False) -> str:
+        return report.dumps(self.to_dict(validation), indent)
 
 
 def compute(source: str, *, validation: str | None = None, **options: Any) -> Stats:

@@ -176,7 +176,10 @@ class SentencePieceTokenizer:
             ) from exc
         self.name = name
         self._model = model
-        self._sp = sentencepiece.SentencePieceProcessor(model_proto=model)
+        try:
+            self._sp = sentencepiece.SentencePieceProcessor(model_proto=model)
+        except RuntimeError as exc:  # sentencepiece's only error for a file it cannot parse
+            raise TokenizerError(f"{name}: not a SentencePiece model: {exc}") from exc
 
     def count(self, texts: Sequence[str]) -> np.ndarray:
         pieces = self._sp.encode(list(texts))

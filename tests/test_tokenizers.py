@@ -1,0 +1,573 @@
+"""Tokenizers: counts checked against independent counters, never against themselves.
+
+- OpenAI encodings (bpe-openai's Rust counter) against tiktoken's BPE over the same files, on
+  every text of the corpus and on generated text.
+- Gemini / SentencePiece with a tiny model trained here (the real one cannot be downloaded in
+  tests): counts per example as SPEC §2 says, exactness by sha256, the SDK cache lookup.
+- ``hf:PATH`` with a tiny ``tokenizers`` BPE trained here.
+- Every tokenizer survives pickling (workers get them that way).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import io
+import json
+import pickle
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tunestats
+from tests.conftest import CORPUS, write_jsonl
+from tunestats import tokenizers as tk
+from tunestats.tokenizers import TokenizerError
+
+CORPUS_FILES = sorted(CORPUS.glob("*/*.jsonl"))
+CORPUS_IDS = [f"{p.parent.name}/{p.name}" for p in CORPUS_FILES]
+ENCODINGS = tk.OPENAI_ENCODINGS
+
+# Text for the tiny trained models: prompt/completion pairs in English and Spanish.
+TRAIN_FILES = ("openai/laa_prompt_completion.jsonl", "palm/gemini_faq_gdg.jsonl")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string anywhere in a parsed JSON value: object keys and string values."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                found.append(key)
+                stack.append(sub)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def corpus_texts(path: Path) -> list[str]:
+    """Each physical line as text, then every string of every record."""
+    texts: list[str] = []
+    for raw in path.read_bytes().split(b"\n"):
+        line = raw.decode("utf-8")
+        texts.append(line)
+        if line.strip():
+            texts.extend(strings_in(json.loads(line)))
+    return texts
+
+
+@functools.cache
+def tiktoken_encodings() -> dict[str, Any]:
+    return {name: tk.tiktoken_encoding(name) for name in ENCODINGS}
+
+
+@functools.cache
+def openai_encodings() -> dict[str, tk.OpenAIEncoding]:
+    return {name: tk.OpenAIEncoding(name) for name in ENCODINGS}
+
+
+def training_sentences() -> list[str]:
+    sentences = []
+    for name in TRAIN_FILES:
+        for line in (CORPUS / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                sentences += [s for s in strings_in(json.loads(line)) if len(s) > 20]
+    return sentences
+
+
+@functools.cache
+def tiny_sentencepiece(model_type: str = "unigram") -> bytes:
+    import sentencepiece
+
+    writer = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(training_sentences()),
+        model_writer=writer,
+        vocab_size=200,
+        model_type=model_type,
+        minloglevel=2,
+    )
+    return writer.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def patch_gemini_hash(monkeypatch: pytest.MonkeyPatch, key: str, digest: str) -> None:
+    """Make ``key``'s published sha256 be ``digest`` (the entries are frozen dataclasses)."""
+    entry = tk.GEMINI_TOKENIZER_MODELS[key]
+    monkeypatch.setitem(tk.GEMINI_TOKENIZER_MODELS, key, dataclasses.replace(entry, sha256=digest))
+
+
+# --- OpenAI encodings: bpe-openai against tiktoken ---------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=CORPUS_IDS)
+def test_openai_counts_equal_tiktoken_on_corpus(path, encoding):
+    texts = corpus_texts(path)
+    assert texts
+    counts = openai_encodings()[encoding].count(texts)
+    assert isinstance(counts, np.ndarray)
+    assert counts.dtype == np.int64
+    assert counts.shape == (len(texts),)
+    enc = tiktoken_encodings()[encoding]
+    expected = [len(enc.encode_ordinary(t)) for t in texts]
+    mismatches = [
+        (t[:60], int(got), want) for t, got, want in zip(texts, counts, expected) if got != want
+    ]
+    assert not mismatches, f"{len(mismatches)} texts differ, first: {mismatches[:3]}"
+    assert int(counts.sum()) == sum(expected) > 0
+
+
+def test_openai_count_of_nothing():
+    for enc in openai_encodings().values():
+        counts = enc.count([])
+        assert counts.dtype == np.int64 and counts.shape == (0,)
+        assert enc.count([""]).tolist() == [0]
+
+
+# Strings made to hit the pre-tokenizer's edge cases: whitespace runs before words and at the
+# end, contractions in both cases, digit runs, special-token look-alikes (counted as text).
+FRAGMENTS = [
+    " ",
+    "  ",
+    "   ",
+    "\n",
+    "\n\n",
+    " \n ",
+    "\t",
+    "\r\n",
+    "\u00a0",
+    "\u2003",
+    "\u3000",
+    "<|endoftext|>",
+    "<|fim_prefix|>",
+    "<|im_start|>",
+    "<|endofprompt|>",
+    "'s",
+    "'S",
+    "'ll",
+    "'LL",
+    "'re",
+    "1",
+    "12",
+    "123",
+    "1234567",
+    "abc",
+    "ABC",
+    "Ünïcödé",
+    "日本語",
+    "한국어",
+    "عربى",
+    "🙂",
+    "👩‍👩‍👧",
+    "\u0301",
+    "!!",
+    "...",
+    "x" * 40,
+]
+utf8_text = st.text(st.characters(codec="utf-8"))
+TEXTS = st.one_of(
+    st.text(),
+    utf8_text,
+    st.lists(
+        st.one_of(st.sampled_from(FRAGMENTS), st.text(st.characters(codec="utf-8"), max_size=6)),
+        max_size=30,
+    ).map("".join),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(TEXTS, max_size=6))
+def test_openai_counts_equal_tiktoken_property(texts):
+    for name, enc in openai_encodings().items():
+        reference = tiktoken_encodings()[name]
+        expected = [len(reference.encode_ordinary(t)) for t in texts]
+        assert enc.count(texts).tolist() == expected, name
+
+
+@pytest.mark.slow
+@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(TEXTS, min_size=1, max_size=6))
+def test_openai_counts_equal_tiktoken_property_long(texts):
+    test_openai_counts_equal_tiktoken_property.hypothesis.inner_test(texts)
+
+
+def test_special_token_text_counts_as_text():
+    """No special tokens: "<|endoftext|>" is ordinary text of several tokens."""
+    for name, enc in openai_encodings().items():
+        n = int(enc.count(["<|endoftext|>"])[0])
+        assert n == len(tiktoken_encodings()[name].encode_ordinary("<|endoftext|>")) > 1
+
+
+def test_tiktoken_encoding_rejects_a_tampered_hash(monkeypatch):
+    monkeypatch.setitem(tk._TIKTOKEN_HASHES, "cl100k_base", "0" * 64)
+    with pytest.raises(TokenizerError, match="sha256"):
+        tk.tiktoken_encoding("cl100k_base")
+
+
+def test_unknown_openai_encoding():
+    with pytest.raises(TokenizerError, match="p50k_base"):
+        tk.OpenAIEncoding("p50k_base")
+    with pytest.raises(TokenizerError, match="unknown tokenizer"):
+        tk.choose_tokenizer("p50k_base", None, "gemma3")
+
+
+# --- Gemini / SentencePiece --------------------------------------------------------------------
+
+
+@pytest.fixture
+def sp_model(tmp_path) -> Path:
+    path = tmp_path / "tiny.spiece.model"
+    path.write_bytes(tiny_sentencepiece())
+    return path
+
+
+def gemini_records() -> list[dict[str, Any]]:
+    """Supervised Gemini records from corpus text: system instructions, several text parts,
+    multi-turn, an empty text part, non-ASCII text."""
+    sentences = training_sentences()
+    records: list[dict[str, Any]] = []
+    for i in range(0, 40, 2):
+        prompt, answer = sentences[i], sentences[i + 1]
+        record: dict[str, Any] = {}
+        if i % 6 == 0:
+            record["systemInstruction"] = {"parts": [{"text": "Answer in Spanish, señor."}]}
+        user_parts = [{"text": prompt}]
+        if i % 4 == 0:
+            user_parts.append({"text": " ¿Por qué? " + sentences[i + 2][:50]})
+        contents = [
+            {"role": "user", "parts": user_parts},
+            {"role": "model", "parts": [{"text": answer}, {"text": ""}]},
+        ]
+        if i % 8 == 0:
+            contents += [
+                {"role": "user", "parts": [{"text": "And then?  \n\t日本語"}]},
+                {"role": "model", "parts": [{"text": sentences[i + 3]}]},
+            ]
+        record["contents"] = contents
+        records.append(record)
+    return records
+
+
+def gemini_dataset(path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """The records, plus a blank line and a dropped record (role "assistant")."""
+    records = gemini_records()
+    bad = {"contents": [{"role": "assistant", "parts": [{"text": "no"}]}]}
+    rows: list[Any] = [*records[:5], "", bad, *records[5:]]
+    return write_jsonl(path, rows), records
+
+
+def expected_gemini_counts(records, count) -> tuple[Counter, Counter]:
+    """Per-example input and output tokens, every text part counted alone (SPEC §2)."""
+    inputs, outputs = Counter(), Counter()
+    for record in records:
+        n_in = sum(count(p["text"]) for p in record.get("systemInstruction", {}).get("parts", []))
+        n_out = 0
+        for content in record["contents"]:
+            n = sum(count(p["text"]) for p in content["parts"])
+            if content["role"] == "model":
+                n_out += n
+            else:
+                n_in += n
+        inputs[n_in] += 1
+        outputs[n_out] += 1
+    return inputs, outputs
+
+
+def sp_counter(model: Path):
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
+    return lambda text: len(sp.encode(text))
+
+
+def check_counts(stats: tunestats.Stats, records, count) -> None:
+    inputs, outputs = expected_gemini_counts(records, count)
+    acc = stats.training.accumulator
+    assert stats.training.kept == len(records)
+    assert stats.training.dropped == 1
+    assert Counter(acc.input_tokens.counts) == inputs
+    assert Counter(acc.output_tokens.counts) == outputs
+    inner = stats.to_dict()["supervisedTuningDataStats"]
+    total_in = sum(v * n for v, n in inputs.items())
+    total_out = sum(v * n for v, n in outputs.items())
+    assert inner["userInputTokenDistribution"]["sum"] == str(total_in)
+    assert inner["userOutputTokenDistribution"]["sum"] == str(total_out)
+    assert inner["totalBillableTokenCount"] == str(total_in + total_out)
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_sentencepiece_tokenizer_counts_like_sentencepiece(tmp_path, model_type):
+    model = tmp_path / "m.model"
+    model.write_bytes(tiny_sentencepiece(model_type))
+    count = sp_counter(model)
+    texts = ["", " ", "hello world", "£100 señor 日本語 🙂", "<|endoftext|>", *training_sentences()]
+    tok = tk.SentencePieceTokenizer(model.read_bytes(), "tiny")
+    assert tok.count(texts).tolist() == [count(t) for t in texts]
+
+
+def test_gemini_counts_per_example_with_unknown_model(tmp_path, sp_model):
+    path, records = gemini_dataset(tmp_path / "train.jsonl")
+    stats = tunestats.compute(str(path), tokenizer="gemini", tokenizer_model=str(sp_model))
+    check_counts(stats, records, sp_counter(sp_model))
+    assert stats.exact is False
+    assert stats.tokenizer == f"sentencepiece:{sp_model}"
+    assert len(stats.notes) == 1
+    note = stats.notes[0]
+    assert "not one of Google's Gemini tokenizer models" in note
+    assert sha256(sp_model.read_bytes())[:12] in note
+    assert "estimates" in note
+
+
+def test_gemini_model_with_a_known_hash_is_exact(tmp_path, sp_model, monkeypatch):
+    patch_gemini_hash(monkeypatch, "gemma3", sha256(sp_model.read_bytes()))
+    choice = tk.choose_tokenizer("gemini", str(sp_model), "gemma3")
+    assert choice.exact is True and choice.note == ""
+    assert choice.tokenizer.name == "gemini:gemma3_cleaned_262144_v2.spiece.model"
+
+    path, records = gemini_dataset(tmp_path / "train.jsonl")
+    for name in ("gemini", None):  # --tokenizer-model alone also means the Gemini tokenizer
+        stats = tunestats.compute(str(path), tokenizer=name, tokenizer_model=str(sp_model))
+        assert stats.exact is True and stats.notes == []
+        assert stats.model == "gemini-2.5-flash"
+        check_counts(stats, records, sp_counter(sp_model))
+
+
+def test_gemini_model_of_another_generation_is_an_estimate(tmp_path, sp_model, monkeypatch):
+    patch_gemini_hash(monkeypatch, "gemma", sha256(sp_model.read_bytes()))  # Gemini 1.x file
+    path, _ = gemini_dataset(tmp_path / "train.jsonl")
+    stats = tunestats.compute(
+        str(path), tokenizer="gemini", tokenizer_model=str(sp_model), model="gemini-2.0-flash"
+    )
+    assert stats.exact is False
+    assert "Gemini 1.x" in stats.notes[0] and "estimates" in stats.notes[0]
+    stats = tunestats.compute(
+        str(path), tokenizer="gemini", tokenizer_model=str(sp_model), model="gemini-1.5-flash-002"
+    )
+    assert stats.exact is True and stats.notes == []
+
+
+@pytest.fixture
+def tempdir(tmp_path, monkeypatch) -> Path:
+    """tempfile.gettempdir() (where the Google SDKs cache tokenizer models) -> a fresh dir."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    return tmp
+
+
+def test_gemini_cache_path_follows_the_temp_dir(tempdir):
+    for model in tk.GEMINI_TOKENIZER_MODELS.values():
+        path = Path(tk.gemini_cache_path(model))
+        assert path.parent == tempdir / "vertexai_tokenizer_model"
+        # google-genai / vertexai name the cached file by the sha1 of its URL
+        assert path.name == hashlib.sha1(model.url.encode()).hexdigest()
+
+
+def write_cache(key: str, data: bytes) -> Path:
+    path = Path(tk.gemini_cache_path(tk.GEMINI_TOKENIZER_MODELS[key]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_default_tokenizer_uses_the_cached_gemini_model(tmp_path, tempdir, monkeypatch):
+    model = tiny_sentencepiece()
+    patch_gemini_hash(monkeypatch, "gemma3", sha256(model))
+    write_cache("gemma3", model)
+    path, records = gemini_dataset(tmp_path / "train.jsonl")
+    stats = tunestats.compute(str(path))
+    assert stats.exact is True and stats.notes == []
+    assert stats.tokenizer == "gemini:gemma3_cleaned_262144_v2.spiece.model"
+    model_file = tmp_path / "copy.model"
+    model_file.write_bytes(model)
+    check_counts(stats, records, sp_counter(model_file))
+    # --tokenizer gemini finds the same file
+    assert tunestats.compute(str(path), tokenizer="gemini").exact is True
+
+
+def test_cached_file_with_the_wrong_hash_is_ignored(tmp_path, tempdir, monkeypatch):
+    model = tiny_sentencepiece()
+    patch_gemini_hash(monkeypatch, "gemma3", "ab" * 32)
+    write_cache("gemma3", model)
+    path, _ = gemini_dataset(tmp_path / "train.jsonl")
+    stats = tunestats.compute(str(path))
+    assert stats.tokenizer == "cl100k_base"
+    assert stats.exact is False
+    assert len(stats.notes) == 1
+    assert "cl100k_base" in stats.notes[0] and "estimates" in stats.notes[0]
+    with pytest.raises(TokenizerError):
+        tunestats.compute(str(path), tokenizer="gemini")
+
+
+def test_gemini_tokenizer_takes_another_generations_cached_model(tmp_path, tempdir, monkeypatch):
+    """--tokenizer gemini: a cached Gemini 1.x file serves a Gemini 2.x model, as an estimate."""
+    model = tiny_sentencepiece()
+    patch_gemini_hash(monkeypatch, "gemma", sha256(model))
+    write_cache("gemma", model)
+    path, _ = gemini_dataset(tmp_path / "train.jsonl")
+    stats = tunestats.compute(str(path), tokenizer="gemini")
+    assert stats.tokenizer == "gemini:tokenizer.model"
+    assert stats.exact is False and "Gemini 1.x" in stats.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("model", "key"), [("gemini-2.5-flash", "gemma3"), ("gemini-1.5-pro-002", "gemma")]
+)
+def test_gemini_tokenizer_without_a_model_names_the_file(tmp_path, tempdir, model, key):
+    wanted = tk.GEMINI_TOKENIZER_MODELS[key]
+    path, _ = gemini_dataset(tmp_path / "train.jsonl")
+    with pytest.raises(TokenizerError) as info:
+        tunestats.compute(str(path), tokenizer="gemini", model=model)
+    message = str(info.value)
+    assert wanted.filename in message
+    assert wanted.sha256 in message
+    assert tk.gemini_cache_path(wanted) in message
+
+
+def test_gemini_tokenizer_model_that_cannot_be_read(tmp_path):
+    with pytest.raises(TokenizerError, match="cannot read"):
+        tk.choose_tokenizer("gemini", str(tmp_path / "missing.model"), "gemma3")
+
+
+def test_gemini_tokenizer_model_that_is_not_a_model(tmp_path):
+    bad = tmp_path / "bad.model"
+    bad.write_bytes(b"not a sentencepiece model")
+    with pytest.raises(TokenizerError, match="not a SentencePiece model"):
+        tk.choose_tokenizer("gemini", str(bad), "gemma3")
+
+
+# --- Hugging Face tokenizer.json ---------------------------------------------------------------
+
+
+@functools.cache
+def tiny_hf_json() -> str:
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["[UNK]", "[BOS]"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(training_sentences(), trainer)
+    # A special token added around every text: counts must leave it out.
+    tok.post_processor = processors.TemplateProcessing(
+        single="[BOS] $A", special_tokens=[("[BOS]", tok.token_to_id("[BOS]"))]
+    )
+    return tok.to_str()
+
+
+@pytest.fixture
+def hf_json(tmp_path) -> Path:
+    path = tmp_path / "tokenizer.json"
+    path.write_text(tiny_hf_json(), encoding="utf-8")
+    return path
+
+
+def test_hf_tokenizer_counts_per_example(tmp_path, hf_json):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(hf_json))
+    assert (
+        len(tok.encode("hello").ids) == len(tok.encode("hello", add_special_tokens=False).ids) + 1
+    )
+
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False).ids)
+
+    sentences = training_sentences()
+    rows = [{"prompt": sentences[i], "completion": sentences[i + 1]} for i in range(0, 30, 2)]
+    rows.append({"prompt": "señor 日本語 🙂 <|endoftext|>", "completion": " \n "})
+    path = write_jsonl(tmp_path / "pc.jsonl", rows)
+
+    model = "meta/llama3_1@llama-3.1-8b"
+    stats = tunestats.compute(str(path), tokenizer=f"hf:{hf_json}", model=model)
+    assert stats.tokenizer == f"hf:{hf_json}"
+    assert stats.exact is True and stats.notes == []  # an open model: its own tokenizer
+    acc = stats.training.accumulator
+    assert stats.training.kept == len(rows)
+    assert Counter(acc.input_tokens.counts) == Counter(count(r["prompt"]) for r in rows)
+    assert Counter(acc.output_tokens.counts) == Counter(count(r["completion"]) for r in rows)
+    total = sum(count(r["prompt"]) + count(r["completion"]) for r in rows)
+    inner = stats.to_dict()["supervisedTuningDataStats"]
+    assert inner["totalBillableTokenCount"] == str(total)
+
+    texts = [t for r in rows for t in r.values()]
+    assert tk.HFTokenizer(str(hf_json)).count(texts).tolist() == [count(t) for t in texts]
+
+    # On a Gemini model a Hugging Face tokenizer only estimates.
+    gemini = tunestats.compute(str(path), tokenizer=f"hf:{hf_json}")
+    assert gemini.exact is False and "estimates" in gemini.notes[0]
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"{}", b"not json", b'{"model": {"type": "Nope"}}', b"\xff\xfe\x00"]
+)
+def test_hf_bad_file_is_a_tokenizer_error(tmp_path, content):
+    bad = tmp_path / "tokenizer.json"
+    bad.write_bytes(content)
+    with pytest.raises(TokenizerError, match="tokenizer"):
+        tunestats.compute(str(CORPUS / "palm/gemini_faq_gdg.jsonl"), tokenizer=f"hf:{bad}")
+
+
+def test_hf_missing_file_is_a_tokenizer_error(tmp_path):
+    with pytest.raises(TokenizerError, match="cannot read"):
+        tk.choose_tokenizer(f"hf:{tmp_path / 'missing.json'}", None, None)
+
+
+# --- pickling ----------------------------------------------------------------------------------
+
+
+def all_tokenizers(tmp_path: Path) -> list[Any]:
+    hf = tmp_path / "tokenizer.json"
+    hf.write_text(tiny_hf_json(), encoding="utf-8")
+    return [
+        *(tk.OpenAIEncoding(name) for name in ENCODINGS),
+        tk.SentencePieceTokenizer(tiny_sentencepiece(), "sentencepiece:tiny"),
+        tk.SentencePieceTokenizer(tiny_sentencepiece("bpe"), "sentencepiece:tiny-bpe"),
+        tk.HFTokenizer(str(hf)),
+    ]
+
+
+def test_tokenizers_survive_pickling(tmp_path):
+    texts = ["", "hello world", "señor 日本語 🙂", "<|endoftext|>", *training_sentences()[:20]]
+    for tok in all_tokenizers(tmp_path):
+        clone = pickle.loads(pickle.dumps(tok))
+        assert type(clone) is type(tok)
+        assert clone.name == tok.name
+        assert clone.count(texts).tolist() == tok.count(texts).tolist()
+        assert clone.count(texts).dtype == np.int64
+
+
+def test_tokenizer_choice_survives_pickling(tmp_path, sp_model):
+    choice = tk.choose_tokenizer("gemini", str(sp_model), "gemma3")
+    clone = pickle.loads(pickle.dumps(choice))
+    assert (clone.exact, clone.note, clone.tokenizer.name) == (
+        choice.exact,
+        choice.note,
+        choice.tokenizer.name,
+    )
+    assert (
+        clone.tokenizer.count(["hola señor"]).tolist()
+        == choice.tokenizer.count(["hola señor"]).tolist()
+    )
