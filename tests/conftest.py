@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# The project's shared/ folder sits beside the clone (as in CI); TUNESTATS_SHARED overrides.
+SHARED = Path(os.environ.get("TUNESTATS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+CORPUS = SHARED / "corpus"
+REFERENCE = SHARED / "reference"
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

@@ -29,9 +29,7 @@ except ImportError:  # tests/ is only on sys.path
 
 tunestats = pytest.importorskip("tunestats")
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"  # shared/ beside the clone
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus")
+from tests.conftest import CORPUS  # noqa: E402
 
 # From tiktoken_ext/openai_public.py, cl100k_base.
 CL100K_PAT_STR = (
