@@ -142,7 +142,8 @@ class Accumulator:
     uncounted_media: int = 0
     blank: int = 0
     dropped: int = 0
-    # (line, reason), sorted by line, at most MAX_DROPPED_LISTED
+    # (line, problem), sorted by line, at most MAX_DROPPED_LISTED; the reason is
+    # "line N: problem", written at the end so that shards can renumber their lines.
     dropped_first: list[tuple[int, str]] = field(default_factory=list)
     # (line, contents), sorted by line, at most MAX_SAMPLES
     samples: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
@@ -168,11 +169,11 @@ class Accumulator:
         self.images += images
         self.uncounted_media += uncounted_media
 
-    def add_dropped(self, line: int, reason: str) -> None:
+    def add_dropped(self, line: int, problem: str) -> None:
         self.dropped += 1
         first = self.dropped_first
         if len(first) < MAX_DROPPED_LISTED or line < first[-1][0]:
-            bisect.insort(first, (line, reason))
+            bisect.insort(first, (line, problem))
             del first[MAX_DROPPED_LISTED:]
 
     def wants_sample(self, line: int) -> bool:
@@ -187,6 +188,13 @@ class Accumulator:
 
     def see_line(self, line: int) -> None:
         self.last_line = max(self.last_line, line)
+
+    def shift(self, lines: int) -> Accumulator:
+        """Renumber: a shard read from the middle of a source counted its lines from 1."""
+        self.dropped_first = [(line + lines, problem) for line, problem in self.dropped_first]
+        self.samples = [(line + lines, contents) for line, contents in self.samples]
+        self.last_line += lines
+        return self
 
     def merge(self, other: Accumulator) -> Accumulator:
         """Fold ``other`` (a disjoint shard of the same dataset) into this one; return self."""
@@ -220,7 +228,7 @@ class Accumulator:
             uncounted_media=self.uncounted_media,
             dropped=self.dropped,
             dropped_lines=[line for line, _ in self.dropped_first],
-            dropped_reasons=[reason for _, reason in self.dropped_first],
+            dropped_reasons=[f"line {line}: {problem}" for line, problem in self.dropped_first],
             samples=[content for _, contents in self.samples for content in contents],
             lines=self.last_line,
             blank=self.blank,

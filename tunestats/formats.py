@@ -419,9 +419,9 @@ def parse_record(raw: bytes) -> Any:
 
 
 class Drop(NamedTuple):
-    """A dropped line: its reason, and whether the line was valid JSON at all."""
+    """A dropped line: what is wrong (without the line number), and whether it was JSON."""
 
-    reason: str
+    problem: str
     json: bool
 
 
@@ -430,14 +430,14 @@ def parse_example(raw: bytes, line: int, fmt: str, distill: bool) -> Example | D
     try:
         record = parse_record(raw)
     except Invalid as exc:
-        return Drop(f"line {line}: {exc}", False)
+        return Drop(str(exc), False)
     try:
         if not isinstance(record, dict):
             raise Invalid("", f"record is {_kind_name(record)}; expected a JSON object")
         _check_format(record, fmt)
         return _NORMALIZERS[fmt](record, line, distill)
     except Invalid as exc:
-        return Drop(f"line {line}: {exc}", True)
+        return Drop(str(exc), True)
 
 
 # --- detection ------------------------------------------------------------------------------

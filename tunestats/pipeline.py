@@ -175,7 +175,10 @@ def run_source(uri: str, run: Plan) -> SourceStats:
 
 
 def _first_reason(acc: Accumulator) -> str:
-    return acc.dropped_first[0][1] if acc.dropped_first else "?"
+    if not acc.dropped_first:
+        return "?"
+    line, problem = acc.dropped_first[0]
+    return f"line {line}: {problem}"
 
 
 def _peek(blocks: Iterator[LineBlock]) -> tuple[list[LineBlock], Iterator[LineBlock]]:
@@ -207,7 +210,7 @@ def process_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> in
         line = block.first_line + offset
         outcome = parse_example(raw, line, fmt, distill)
         if isinstance(outcome, Drop):
-            acc.add_dropped(line, outcome.reason)
+            acc.add_dropped(line, outcome.problem)
             parsed += outcome.json
         else:
             examples.append(outcome)
@@ -227,7 +230,7 @@ def count_examples(examples: list[Example], fmt: str, run: Plan, acc: Accumulato
     too_long = inputs + outputs > run.limit
     for i in np.flatnonzero(too_long).tolist():
         e = examples[i]
-        acc.add_dropped(e.line, _too_long_reason(e.line, int(inputs[i]), int(outputs[i]), run))
+        acc.add_dropped(e.line, _too_long(int(inputs[i]), int(outputs[i]), run))
     keep = ~too_long
     kept = [e for e, k in zip(examples, keep.tolist()) if k]
     acc.update_kept(
@@ -265,8 +268,8 @@ def token_totals(examples: list[Example], tokenizer: Tokenizer) -> tuple[np.ndar
     return inputs, outputs
 
 
-def _too_long_reason(line: int, inputs: int, outputs: int, run: Plan) -> str:
+def _too_long(inputs: int, outputs: int, run: Plan) -> str:
     return (
-        f"line {line}: example has {inputs + outputs} tokens ({inputs} input + {outputs} output, "
+        f"example has {inputs + outputs} tokens ({inputs} input + {outputs} output, "
         f"{run.choice.tokenizer.name}); the limit for {run.profile.name} is {run.limit}"
     )
