@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--epochs", type=_positive)
     stats.add_argument("--batch-size", type=_positive)
     stats.add_argument("--max-tokens-per-example", type=_positive, metavar="N")
+    stats.add_argument(
+        "--jobs", type=_positive, metavar="N", help="worker processes (default: all cores)"
+    )
     stats.add_argument("--json", action="store_true", help="print only the JSON document")
     stats.add_argument("--strict", action="store_true", help="exit 3 if any example is dropped")
     return parser
@@ -82,6 +85,7 @@ def _stats(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             batch_size=args.batch_size,
             max_tokens_per_example=args.max_tokens_per_example,
+            jobs=args.jobs,
         )
     except (UnknownModel, TokenizerError, ValueError) as exc:
         _error(str(exc))

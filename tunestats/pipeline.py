@@ -9,6 +9,9 @@ Hands to the caller: :class:`Stats`, whose ``to_dict()`` is the TuningDataStats 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +23,14 @@ from .accumulate import Accumulator, DatasetResult
 from .formats import FORMATS, TASKS, Drop, Example, detect_format, is_blank, parse_example
 from .formats import sample_contents as _sample_contents
 from .profiles import ModelProfile, get_profile
-from .source import LineBlock, SourceError, read_blocks
+from .source import LineBlock, SourceError, read_blocks, source_size
 from .tokenizers import Tokenizer, TokenizerChoice, choose_tokenizer
 
 IMAGE_TOKENS = 258  # SPEC §2 [D]
 DETECT_LINES = 1000  # CHOICES.md: format detection looks at most this far
+# A file is split across processes only in shards of at least this size: below it, starting
+# the workers costs more than they save.
+MIN_SHARD_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -39,13 +45,15 @@ class Options:
     epochs: int | None = None
     batch_size: int | None = None
     max_tokens_per_example: int | None = None
+    jobs: int | None = None  # worker processes for one source; None: all cores
+    shard_bytes: int = MIN_SHARD_BYTES  # the smallest byte range given to one worker
 
     def check(self) -> None:
         if self.format is not None and self.format not in FORMATS:
             raise ValueError(f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        for name in ("epochs", "batch_size", "max_tokens_per_example"):
+        for name in ("epochs", "batch_size", "max_tokens_per_example", "jobs", "shard_bytes"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -155,16 +163,18 @@ def compute(source: str, *, validation: str | None = None, **options: Any) -> St
 
 
 def run_source(uri: str, run: Plan) -> SourceStats:
-    """Read one whole source into an Accumulator."""
-    blocks = read_blocks(uri)
+    """Read one whole source into an Accumulator, split across processes when it is large."""
     fmt = run.options.format
     if fmt is None:
-        head, blocks = _peek(blocks)
+        head, _ = _peek(read_blocks(uri))
         fmt = detect_format(_head_lines(head), run.profile.format)
-    acc = Accumulator()
-    parsed = 0
-    for block in blocks:
-        parsed += process_block(block, fmt, run, acc)
+    ranges = shard_ranges(
+        source_size(uri), run.options.jobs or os.cpu_count() or 1, run.options.shard_bytes
+    )
+    if len(ranges) == 1:
+        acc, parsed = run_range(uri, fmt, run, 0, None)
+    else:
+        acc, parsed = _run_shards(uri, fmt, run, ranges)
     if acc.blank == acc.last_line:
         raise SourceError(f"{uri}: empty: no records")
     if parsed == 0:
@@ -172,6 +182,42 @@ def run_source(uri: str, run: Plan) -> SourceStats:
             f"{uri}: not JSONL: no line is a JSON value (first: {_first_reason(acc)})"
         )
     return SourceStats(uri, fmt, acc)
+
+
+def shard_ranges(size: int | None, jobs: int, min_bytes: int) -> list[tuple[int, int | None]]:
+    """Byte ranges [start, end) for the workers; the last one runs to the end of the source."""
+    count = 1 if size is None else max(1, min(jobs, size // min_bytes))
+    if count == 1:
+        return [(0, None)]
+    step = -(-size // count)
+    return [(k * step, (k + 1) * step if k < count - 1 else None) for k in range(count)]
+
+
+def run_range(
+    uri: str, fmt: str, run: Plan, start: int, end: int | None
+) -> tuple[Accumulator, int]:
+    """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift)."""
+    acc = Accumulator()
+    parsed = 0
+    for block in read_blocks(uri, start=start, end=end):
+        parsed += process_block(block, fmt, run, acc)
+    return acc, parsed
+
+
+def _run_shards(
+    uri: str, fmt: str, run: Plan, ranges: list[tuple[int, int | None]]
+) -> tuple[Accumulator, int]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+        futures = [pool.submit(run_range, uri, fmt, run, a, b) for a, b in ranges]
+        shards = [future.result() for future in futures]
+    total, parsed = Accumulator(), 0
+    for shard, shard_parsed in shards:  # in file order: each shard starts after the last
+        total.merge(shard.shift(total.last_line))
+        parsed += shard_parsed
+    return total, parsed
 
 
 def _first_reason(acc: Accumulator) -> str:

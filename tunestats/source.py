@@ -94,41 +94,97 @@ def _check_start(uri: str, head: bytes) -> bytes:
     return head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
 
 
-def read_blocks(uri: str, block_size: int = BLOCK_SIZE) -> Iterator[LineBlock]:
-    """Yield the lines of ``uri`` in blocks; raise SourceError for whole-source failures."""
+def read_blocks(
+    uri: str, block_size: int = BLOCK_SIZE, start: int = 0, end: int | None = None
+) -> Iterator[LineBlock]:
+    """Yield the lines of ``uri`` in blocks; raise SourceError for whole-source failures.
+
+    With a byte range, yield only the lines that *begin* in ``[start, end)``, numbered from 1:
+    shards of one file then cover every line exactly once, whatever the cut points.
+    """
     errors = _read_errors()
     stream = open_binary(uri)
     try:
-        yield from _blocks(uri, stream, block_size, errors)
+        yield from _blocks(uri, stream, block_size, errors, start, end)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
 
 
-def _blocks(
-    uri: str, stream: BinaryIO, block_size: int, errors: tuple[type[BaseException], ...]
-) -> Iterator[LineBlock]:
-    line_no = 1
-    rest = b""
-    first = True
+def _read(uri: str, stream: BinaryIO, size: int, errors: tuple[type[BaseException], ...]) -> bytes:
+    try:
+        return stream.read(size)
+    except errors as exc:
+        raise SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}") from exc
+
+
+def _skip_partial_line(
+    uri: str, stream: BinaryIO, start: int, block_size: int, errors: tuple[type[BaseException], ...]
+) -> tuple[bytes, int]:
+    """Position after the line that straddles ``start``: return (bytes read past it, offset)."""
+    stream.seek(start - 1)  # a line begins at ``start`` exactly when byte start-1 is a newline
+    pos = start - 1
     while True:
-        try:
-            chunk = stream.read(_SNIFF_BYTES if first else block_size)
-        except errors as exc:
-            raise SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}") from exc
+        chunk = _read(uri, stream, block_size, errors)
         if not chunk:
-            break
-        if first:
-            chunk = _check_start(uri, chunk)
-            first = False
-        data = rest + chunk if rest else chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-            continue
-        lines = data[:cut].split(b"\n")
-        rest = data[cut + 1 :]
-        yield LineBlock(line_no, lines)
-        line_no += len(lines)
-    if rest:
-        yield LineBlock(line_no, [rest])
+            return b"", pos
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return chunk[newline + 1 :], pos + newline + 1
+        pos += len(chunk)
+
+
+def _blocks(
+    uri: str,
+    stream: BinaryIO,
+    block_size: int,
+    errors: tuple[type[BaseException], ...],
+    start: int = 0,
+    end: int | None = None,
+) -> Iterator[LineBlock]:
+    if start > 0:
+        rest, pos = _skip_partial_line(uri, stream, start, block_size, errors)
+    else:
+        rest, pos = _check_start(uri, _read(uri, stream, _SNIFF_BYTES, errors)), 0
+    limit = end if end is not None else float("inf")
+    line_no = 1
+    while pos < limit:  # ``rest`` starts at byte ``pos``, at the start of a line
+        cut = rest.rfind(b"\n")
+        if cut >= 0:
+            lines = rest[:cut].split(b"\n")
+            if pos + cut >= limit:  # the range ends inside this block
+                lines = _lines_before(lines, pos, limit)
+            yield LineBlock(line_no, lines)
+            line_no += len(lines)
+            pos += cut + 1
+            rest = rest[cut + 1 :]
+            if pos >= limit:
+                return
+        chunk = _read(uri, stream, block_size, errors)
+        if not chunk:
+            if rest:
+                yield LineBlock(line_no, [rest])
+            return
+        rest = rest + chunk if rest else chunk
+
+
+def _lines_before(lines: list[bytes], pos: int, limit: float) -> list[bytes]:
+    """The leading lines that begin before ``limit``, the first one beginning at ``pos``."""
+    kept = 0
+    while kept < len(lines) and pos < limit:
+        pos += len(lines[kept]) + 1
+        kept += 1
+    return lines[:kept]
+
+
+def source_size(uri: str) -> int | None:
+    """Size in bytes of an uncompressed, seekable source; None when it cannot be split."""
+    if uri == "-" or _compression_for(uri) is not None:
+        return None
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(uri)
+        return int(fs.size(path))
+    except (OSError, ValueError, TypeError):
+        return None
