@@ -12,7 +12,7 @@ import itertools
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,16 +164,18 @@ def compute(source: str, *, validation: str | None = None, **options: Any) -> St
 
 def run_source(uri: str, run: Plan) -> SourceStats:
     """Read one whole source into an Accumulator, split across processes when it is large."""
+    reader = read_blocks(uri)
+    blocks: Iterator[LineBlock] = reader
     fmt = run.options.format
     if fmt is None:
-        head, _ = _peek(read_blocks(uri))
+        head, blocks = _peek(reader)  # stdin cannot be read twice: replay what was peeked
         fmt = detect_format(_head_lines(head), run.profile.format)
-    ranges = shard_ranges(
-        source_size(uri), run.options.jobs or os.cpu_count() or 1, run.options.shard_bytes
-    )
+    jobs = run.options.jobs or os.cpu_count() or 1
+    ranges = shard_ranges(source_size(uri), jobs, run.options.shard_bytes)
     if len(ranges) == 1:
-        acc, parsed = run_range(uri, fmt, run, 0, None)
+        acc, parsed = accumulate_blocks(blocks, fmt, run)
     else:
+        reader.close()
         acc, parsed = _run_shards(uri, fmt, run, ranges)
     if acc.blank == acc.last_line:
         raise SourceError(f"{uri}: empty: no records")
@@ -197,9 +199,14 @@ def run_range(
     uri: str, fmt: str, run: Plan, start: int, end: int | None
 ) -> tuple[Accumulator, int]:
     """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift)."""
+    return accumulate_blocks(read_blocks(uri, start=start, end=end), fmt, run)
+
+
+def accumulate_blocks(blocks: Iterable[LineBlock], fmt: str, run: Plan) -> tuple[Accumulator, int]:
+    """Feed blocks into a new Accumulator; also return how many lines were JSON."""
     acc = Accumulator()
     parsed = 0
-    for block in read_blocks(uri, start=start, end=end):
+    for block in blocks:
         parsed += process_block(block, fmt, run, acc)
     return acc, parsed
 
