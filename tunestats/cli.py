@@ -7,6 +7,7 @@ has no valid example; 2 usage error; 3 with ``--strict`` when any example was dr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--jobs", type=_positive, metavar="N", help="worker processes (default: all cores)"
     )
+    stats.add_argument("--quiet", action="store_true", help="no progress bar")
     stats.add_argument("--json", action="store_true", help="print only the JSON document")
     stats.add_argument("--strict", action="store_true", help="exit 3 if any example is dropped")
     return parser
@@ -73,6 +75,11 @@ def _stats(args: argparse.Namespace) -> int:
     from .source import SourceError
     from .tokenizers import TokenizerError
 
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        from .progress import Progress
+
+        progress = Progress(sys.stderr, slots=args.jobs or os.cpu_count() or 1)
     try:
         stats = compute(
             args.source,
@@ -86,6 +93,7 @@ def _stats(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             max_tokens_per_example=args.max_tokens_per_example,
             jobs=args.jobs,
+            progress=progress,
         )
     except (UnknownModel, TokenizerError, ValueError) as exc:
         _error(str(exc))
@@ -93,6 +101,9 @@ def _stats(args: argparse.Namespace) -> int:
     except SourceError as exc:
         _error(str(exc))
         return EXIT_SOURCE
+    finally:
+        if progress is not None:
+            progress.close()
 
     sources = [("training", stats.training)]
     if stats.validation is not None:

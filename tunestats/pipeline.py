@@ -8,6 +8,7 @@ Hands to the caller: :class:`Stats`, whose ``to_dict()`` is the TuningDataStats 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import multiprocessing
 import os
@@ -25,8 +26,9 @@ from .batch import ExampleBatch, concat, from_examples
 from .formats import FORMATS, TASKS, Drop, Example, detect_format, is_blank, parse_example
 from .formats import sample_contents as _sample_contents
 from .profiles import ModelProfile, get_profile
+from .progress import Progress
 from .source import LineBlock, SourceError, read_blocks, source_size
-from .tokenizers import Tokenizer, TokenizerChoice, choose_tokenizer
+from .tokenizers import MemoCounter, Tokenizer, TokenizerChoice, choose_tokenizer
 
 IMAGE_TOKENS = 258  # SPEC §2 [D]
 DETECT_LINES = 1000  # CHOICES.md: format detection looks at most this far
@@ -52,6 +54,7 @@ class Options:
     jobs: int | None = None  # worker processes for one source; None: all cores
     shard_bytes: int = MIN_SHARD_BYTES  # the smallest byte range given to one worker
     arrow: bool = True  # parse large blocks with pyarrow.json (identical results, faster)
+    memo: bool = True  # count each distinct long text once (identical results, faster)
 
     def check(self) -> None:
         if self.format is not None and self.format not in FORMATS:
@@ -71,6 +74,7 @@ class Plan:
     options: Options
     profile: ModelProfile
     choice: TokenizerChoice
+    counter: Tokenizer  # the chosen tokenizer, behind a memo unless options.memo is off
 
     @property
     def distill(self) -> bool:
@@ -85,7 +89,8 @@ def plan(options: Options) -> Plan:
     options.check()
     profile = get_profile(options.model, options.max_tokens_per_example)
     choice = choose_tokenizer(options.tokenizer, options.tokenizer_model, profile.gemini_tokenizer)
-    return Plan(options, profile, choice)
+    counter = MemoCounter(choice.tokenizer) if options.memo else choice.tokenizer
+    return Plan(options, profile, choice, counter)
 
 
 @dataclass
@@ -143,17 +148,24 @@ class Stats:
         return report.dumps(self.to_dict(validation), indent)
 
 
-def compute(source: str, *, validation: str | None = None, **options: Any) -> Stats:
+def compute(
+    source: str,
+    *,
+    validation: str | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> Stats:
     """Compute the TuningDataStats of ``source`` (a path, ``-`` or any fsspec URL).
 
     ``options`` are the fields of :class:`Options` (``format``, ``task``, ``model``,
     ``tokenizer``, ``tokenizer_model``, ``epochs``, ``batch_size``,
-    ``max_tokens_per_example``). Raises :class:`SourceError` when a source cannot be used at
-    all, ``ValueError`` for bad options.
+    ``max_tokens_per_example``, ``jobs``...). ``progress`` draws a progress bar (the CLI gives
+    one when stderr is a terminal). Raises :class:`SourceError` when a source cannot be used
+    at all, ``ValueError`` for bad options.
     """
     run = plan(Options(**options))
-    training = run_source(source, run)
-    checked = run_source(validation, run) if validation is not None else None
+    training = run_source(source, run, progress)
+    checked = run_source(validation, run, progress) if validation is not None else None
     return Stats(
         training=training,
         validation=checked,
@@ -167,8 +179,11 @@ def compute(source: str, *, validation: str | None = None, **options: Any) -> St
     )
 
 
-def run_source(uri: str, run: Plan) -> SourceStats:
+def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceStats:
     """Read one whole source into an Accumulator, split across processes when it is large."""
+    size = source_size(uri)
+    if progress is not None:
+        progress.begin(uri, size)
     reader = read_blocks(uri)
     blocks: Iterator[LineBlock] = reader
     fmt = run.options.format
@@ -176,12 +191,13 @@ def run_source(uri: str, run: Plan) -> SourceStats:
         head, blocks = _peek(reader)  # stdin cannot be read twice: replay what was peeked
         fmt = detect_format(_head_lines(head), run.profile.format)
     jobs = run.options.jobs or os.cpu_count() or 1
-    ranges = shard_ranges(source_size(uri), jobs, run.options.shard_bytes)
+    ranges = shard_ranges(size, jobs, run.options.shard_bytes)
     if len(ranges) == 1:
-        acc, parsed = accumulate_blocks(blocks, fmt, run)
+        report = None if progress is None else functools.partial(progress.add, 0)
+        acc, parsed = accumulate_blocks(blocks, fmt, run, report)
     else:
         reader.close()
-        acc, parsed = _run_shards(uri, fmt, run, ranges)
+        acc, parsed = _run_shards(uri, fmt, run, ranges, progress)
     if acc.blank == acc.last_line:
         raise SourceError(f"{uri}: empty: no records")
     if parsed == 0:
@@ -201,29 +217,64 @@ def shard_ranges(size: int | None, jobs: int, min_bytes: int) -> list[tuple[int,
 
 
 def run_range(
-    uri: str, fmt: str, run: Plan, start: int, end: int | None
+    uri: str, fmt: str, run: Plan, start: int, end: int | None, slot: int = 0
 ) -> tuple[Accumulator, int]:
     """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift)."""
-    return accumulate_blocks(read_blocks(uri, start=start, end=end), fmt, run)
+    report = None
+    if _worker_progress is not None:
+        counts = _worker_progress
+
+        def report(nbytes: int, examples: int) -> None:
+            counts[2 * slot] += nbytes
+            counts[2 * slot + 1] += examples
+
+    return accumulate_blocks(read_blocks(uri, start=start, end=end), fmt, run, report)
 
 
-def accumulate_blocks(blocks: Iterable[LineBlock], fmt: str, run: Plan) -> tuple[Accumulator, int]:
+def accumulate_blocks(
+    blocks: Iterable[LineBlock],
+    fmt: str,
+    run: Plan,
+    report: Callable[[int, int], None] | None = None,
+) -> tuple[Accumulator, int]:
     """Feed blocks into a new Accumulator; also return how many lines were JSON."""
     acc = Accumulator()
     parsed = 0
     for block in blocks:
+        seen = acc.examples + acc.dropped
         parsed += process_block(block, fmt, run, acc)
+        if report is not None:
+            nbytes = sum(map(len, block.lines)) + len(block.lines)
+            report(nbytes, acc.examples + acc.dropped - seen)
     return acc, parsed
 
 
+# A worker process's view of the progress counters, inherited when the pool forks it.
+_worker_progress: Any = None
+
+
+def _init_worker(counts: Any) -> None:
+    global _worker_progress
+    _worker_progress = counts
+
+
 def _run_shards(
-    uri: str, fmt: str, run: Plan, ranges: list[tuple[int, int | None]]
+    uri: str,
+    fmt: str,
+    run: Plan,
+    ranges: list[tuple[int, int | None]],
+    progress: Progress | None,
 ) -> tuple[Accumulator, int]:
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
-        futures = [pool.submit(run_range, uri, fmt, run, a, b) for a, b in ranges]
+    counts = None if progress is None or len(progress.counts) < 2 * len(ranges) else progress.counts
+    with ProcessPoolExecutor(
+        max_workers=len(ranges), mp_context=context, initializer=_init_worker, initargs=(counts,)
+    ) as pool:
+        futures = [
+            pool.submit(run_range, uri, fmt, run, a, b, k) for k, (a, b) in enumerate(ranges)
+        ]
         shards = [future.result() for future in futures]
     total, parsed = Accumulator(), 0
     for shard, shard_parsed in shards:  # in file order: each shard starts after the last
@@ -302,7 +353,7 @@ def count_batch(
     fmt: str,
 ) -> None:
     """Tokenize a batch, apply the too-long rule, accumulate the kept examples."""
-    inputs, outputs = token_totals(batch, run.choice.tokenizer)
+    inputs, outputs = token_totals(batch, run.counter)
     inputs += batch.images * IMAGE_TOKENS
     too_long = inputs + outputs > run.limit
     for i in np.flatnonzero(too_long).tolist():

@@ -212,6 +212,56 @@ class HFTokenizer:
         return (HFTokenizer, (self._path,))
 
 
+class MemoCounter:
+    """Counts each distinct long text once, by content, in bounded memory.
+
+    Real datasets repeat a lot: system instructions, few-shot prefixes, whole prompts. A text of
+    at least ``min_chars`` code points is looked up by its content (a dict keyed by the string:
+    hash, then exact comparison) before it is counted. When the remembered texts exceed
+    ``max_chars`` code points the memo starts again empty, so memory stays bounded whatever
+    the input. Short texts are counted directly: looking them up would cost about as much.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, min_chars: int = 64, max_chars: int = 8 << 20):
+        self.name = tokenizer.name
+        self.tokenizer = tokenizer
+        self.min_chars = min_chars
+        self.max_chars = max_chars
+        self._memo: dict[str, int] = {}
+        self._chars = 0
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        memo, min_chars = self._memo, self.min_chars
+        result = np.empty(len(texts), dtype=np.int64)
+        todo: dict[str, list[int]] = {}  # text -> its positions, so repeats in a batch count once
+        for i, text in enumerate(texts):
+            if len(text) >= min_chars:
+                known = memo.get(text)
+                if known is not None:
+                    result[i] = known
+                    continue
+            todo.setdefault(text, []).append(i)
+        if todo:
+            counts = self.tokenizer.count(list(todo)).tolist()
+            for (text, positions), count in zip(todo.items(), counts):
+                result[positions] = count
+                if len(text) >= min_chars:
+                    self._remember(text, count)
+        return result
+
+    def _remember(self, text: str, count: int) -> None:
+        if len(text) > self.max_chars:
+            return
+        if self._chars + len(text) > self.max_chars:
+            self._memo.clear()
+            self._chars = 0
+        self._memo[text] = count
+        self._chars += len(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MemoCounter, (self.tokenizer, self.min_chars, self.max_chars))
+
+
 def _read_bytes(uri: str) -> bytes:
     import fsspec
 
