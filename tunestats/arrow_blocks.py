@@ -39,6 +39,8 @@ def _arrow() -> None:
     import pyarrow.json
 
     _pa, _pc, _pj = pyarrow, pyarrow.compute, pyarrow.json
+    # malloc gives freed block memory back; mimalloc (the default) keeps it, per process.
+    _pa.set_memory_pool(_pa.system_memory_pool())
     part = _pa.struct([("text", _pa.string())])
     content = _pa.struct([("role", _pa.string()), ("parts", _pa.list_(part))])
     message = _pa.list_(_pa.struct([("role", _pa.string()), ("content", _pa.string())]))

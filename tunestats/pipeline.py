@@ -269,13 +269,25 @@ def _run_shards(
 
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counts = None if progress is None or len(progress.counts) < 2 * len(ranges) else progress.counts
+    # The main process reads the first range itself: one process fewer to start and to hold
+    # in memory, and it would only wait otherwise.
     with ProcessPoolExecutor(
-        max_workers=len(ranges), mp_context=context, initializer=_init_worker, initargs=(counts,)
+        max_workers=len(ranges) - 1,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(counts,),
     ) as pool:
         futures = [
-            pool.submit(run_range, uri, fmt, run, a, b, k) for k, (a, b) in enumerate(ranges)
+            pool.submit(run_range, uri, fmt, run, a, b, k)
+            for k, (a, b) in enumerate(ranges)
+            if k > 0
         ]
-        shards = [future.result() for future in futures]
+        first_start, first_end = ranges[0]
+        report = None if counts is None else functools.partial(progress.add, 0)  # type: ignore[union-attr]
+        first = accumulate_blocks(
+            read_blocks(uri, start=first_start, end=first_end), fmt, run, report
+        )
+        shards = [first] + [future.result() for future in futures]
     total, parsed = Accumulator(), 0
     for shard, shard_parsed in shards:  # in file order: each shard starts after the last
         total.merge(shard.shift(total.last_line))
@@ -299,7 +311,13 @@ def _peek(blocks: Iterator[LineBlock]) -> tuple[list[LineBlock], Iterator[LineBl
         seen += sum(1 for raw in block.lines if not is_blank(raw))
         if seen >= DETECT_LINES:
             break
-    return head, itertools.chain(head, blocks)
+    return head, _replay(head, blocks)
+
+
+def _replay(head: list[LineBlock], blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
+    while head:  # pop as we go: the peeked blocks are not kept for the whole run
+        yield head.pop(0)
+    yield from blocks
 
 
 def _head_lines(head: list[LineBlock]) -> Iterator[bytes]:

@@ -13,14 +13,16 @@ Whole-source failures (cannot open, cannot decompress, not UTF-8 throughout) rai
 
 from __future__ import annotations
 
+import bz2
 import lzma
+import os
 import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-BLOCK_SIZE = 4 << 20
+BLOCK_SIZE = 1 << 20
 _UTF8_BOM = b"\xef\xbb\xbf"
 # UTF-32 marks first: the UTF-32-LE mark begins with the UTF-16-LE one.
 _WIDE_BOMS = {
@@ -56,10 +58,12 @@ def open_binary(uri: str) -> BinaryIO:
     """Open ``uri`` for reading decompressed bytes; ``-`` is standard input."""
     if uri == "-":
         return sys.stdin.buffer
-    import fsspec  # imported here: a plain local run should not pay for it at start-up
-
     compression = _compression_for(uri)
     try:
+        if _is_local(uri):
+            return _open_local(uri, compression)
+        import fsspec  # only for URLs: a local run need not pay for importing it
+
         return fsspec.open(uri, mode="rb", compression=compression).open()
     except FileNotFoundError as exc:
         raise SourceError(f"{uri}: no such file or object") from exc
@@ -69,6 +73,27 @@ def open_binary(uri: str) -> BinaryIO:
         raise SourceError(f"{uri}: is a directory, not a file") from exc
     except (OSError, ValueError, ImportError) as exc:
         raise SourceError(f"{uri}: cannot open: {exc}") from exc
+
+
+def _is_local(uri: str) -> bool:
+    return "://" not in uri and not uri.startswith("file:")
+
+
+def _open_local(path: str, compression: str | None) -> BinaryIO:
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if compression is None:
+        return raw
+    if compression == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if compression == "bz2":
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    if compression == "xz":
+        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
 
 
 # Errors that decompressors and file systems raise on corrupt or unreadable data.
@@ -181,6 +206,11 @@ def source_size(uri: str) -> int | None:
     """Size in bytes of an uncompressed, seekable source; None when it cannot be split."""
     if uri == "-" or _compression_for(uri) is not None:
         return None
+    if _is_local(uri):
+        try:
+            return os.path.getsize(uri)
+        except OSError:
+            return None
     import fsspec
 
     try:
