@@ -222,7 +222,7 @@ class MemoCounter:
     the input. Short texts are counted directly: looking them up would cost about as much.
     """
 
-    def __init__(self, tokenizer: Tokenizer, min_chars: int = 64, max_chars: int = 8 << 20):
+    def __init__(self, tokenizer: Tokenizer, min_chars: int = 64, max_chars: int = 1 << 20):
         self.name = tokenizer.name
         self.tokenizer = tokenizer
         self.min_chars = min_chars
@@ -231,23 +231,18 @@ class MemoCounter:
         self._chars = 0
 
     def count(self, texts: Sequence[str]) -> np.ndarray:
-        memo, min_chars = self._memo, self.min_chars
-        result = np.empty(len(texts), dtype=np.int64)
-        todo: dict[str, list[int]] = {}  # text -> its positions, so repeats in a batch count once
-        for i, text in enumerate(texts):
-            if len(text) >= min_chars:
-                known = memo.get(text)
-                if known is not None:
-                    result[i] = known
-                    continue
-            todo.setdefault(text, []).append(i)
-        if todo:
-            counts = self.tokenizer.count(list(todo)).tolist()
-            for (text, positions), count in zip(todo.items(), counts):
-                result[positions] = count
+        get, min_chars = self._memo.get, self.min_chars
+        found = [get(t) if len(t) >= min_chars else None for t in texts]
+        missing = [i for i, n in enumerate(found) if n is None]
+        if missing:
+            todo = list(dict.fromkeys(texts[i] for i in missing))  # repeats in a batch: once
+            counted = dict(zip(todo, self.tokenizer.count(todo).tolist()))
+            for i in missing:
+                found[i] = counted[texts[i]]
+            for text, n in counted.items():
                 if len(text) >= min_chars:
-                    self._remember(text, count)
-        return result
+                    self._remember(text, n)
+        return np.asarray(found, dtype=np.int64)
 
     def _remember(self, text: str, count: int) -> None:
         if len(text) > self.max_chars:
