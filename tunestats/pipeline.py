@@ -8,7 +8,6 @@ Hands to the caller: :class:`Stats`, whose ``to_dict()`` is the TuningDataStats 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import multiprocessing
 import os
@@ -26,7 +25,7 @@ from .batch import ExampleBatch, concat, from_examples
 from .formats import FORMATS, TASKS, Drop, Example, detect_format, is_blank, parse_example
 from .formats import sample_contents as _sample_contents
 from .profiles import ModelProfile, get_profile
-from .progress import Progress
+from .progress import Progress, reporter
 from .source import LineBlock, SourceError, read_blocks, source_size
 from .tokenizers import MemoCounter, Tokenizer, TokenizerChoice, choose_tokenizer
 
@@ -193,7 +192,7 @@ def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceS
     jobs = run.options.jobs or os.cpu_count() or 1
     ranges = shard_ranges(size, jobs, run.options.shard_bytes)
     if len(ranges) == 1:
-        report = None if progress is None else functools.partial(progress.add, 0)
+        report = None if progress is None else reporter(progress.counts, 0)
         acc, parsed = accumulate_blocks(blocks, fmt, run, report)
     else:
         reader.close()
@@ -217,17 +216,20 @@ def shard_ranges(size: int | None, jobs: int, min_bytes: int) -> list[tuple[int,
 
 
 def run_range(
-    uri: str, fmt: str, run: Plan, start: int, end: int | None, slot: int = 0
+    uri: str,
+    fmt: str,
+    run: Plan,
+    start: int,
+    end: int | None,
+    slot: int = 0,
+    counts: Any = None,
 ) -> tuple[Accumulator, int]:
-    """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift)."""
-    report = None
-    if _worker_progress is not None:
-        counts = _worker_progress
+    """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift).
 
-        def report(nbytes: int, examples: int) -> None:
-            counts[2 * slot] += nbytes
-            counts[2 * slot + 1] += examples
-
+    Progress goes to ``counts`` (or, in a pool worker, to the counters it inherited).
+    """
+    counts = _worker_progress if counts is None else counts
+    report = None if counts is None else reporter(counts, slot)
     return accumulate_blocks(read_blocks(uri, start=start, end=end), fmt, run, report)
 
 
@@ -282,11 +284,7 @@ def _run_shards(
             for k, (a, b) in enumerate(ranges)
             if k > 0
         ]
-        first_start, first_end = ranges[0]
-        report = None if counts is None else functools.partial(progress.add, 0)  # type: ignore[union-attr]
-        first = accumulate_blocks(
-            read_blocks(uri, start=first_start, end=first_end), fmt, run, report
-        )
+        first = run_range(uri, fmt, run, *ranges[0], slot=0, counts=counts)
         shards = [first] + [future.result() for future in futures]
     total, parsed = Accumulator(), 0
     for shard, shard_parsed in shards:  # in file order: each shard starts after the last

@@ -12,7 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 _BAR = 24
 
@@ -23,6 +24,16 @@ def _size(n: float) -> str:
             return f"{n:,.1f} {unit}" if unit != "B" else f"{n:,.0f} B"
         n /= 1000
     return f"{n:,.1f} GB"
+
+
+def reporter(counts: Any, slot: int) -> Callable[[int, int], None]:
+    """A function that adds (bytes, examples) to one slot of the shared counters."""
+
+    def report(nbytes: int, examples: int) -> None:
+        counts[2 * slot] += nbytes
+        counts[2 * slot + 1] += examples
+
+    return report
 
 
 def render(label: str, done: int, total: int | None, examples: int, seconds: float) -> str:
@@ -60,10 +71,6 @@ class Progress:
         if self._thread is None:
             self._thread = threading.Thread(target=self._draw_loop, daemon=True)
             self._thread.start()
-
-    def add(self, slot: int, nbytes: int, examples: int) -> None:
-        self.counts[2 * slot] += nbytes
-        self.counts[2 * slot + 1] += examples
 
     def line(self) -> str:
         done = sum(self.counts[0::2])
