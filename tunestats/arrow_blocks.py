@@ -59,8 +59,50 @@ def _arrow() -> None:
     )
 
 
-def _np(array: Any) -> np.ndarray:
-    return np.asarray(array.to_numpy(zero_copy_only=False))
+# Arrays go to numpy through their buffers, and masks come back the same way: pyarrow's own
+# conversions (to_numpy, pa.array) import pandas when it is installed, 35 MB per process.
+
+
+def _ints(array: Any) -> np.ndarray:
+    """An int32/int64 Arrow array without nulls, as int64."""
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.int64)
+    dtype = np.int32 if array.type.bit_width == 32 else np.int64
+    values = np.frombuffer(array.buffers()[1], dtype=dtype)
+    return values[array.offset : array.offset + len(array)].astype(np.int64)
+
+
+def _bits(buffer: Any, offset: int, n: int) -> np.ndarray:
+    bits = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")
+    return bits[offset : offset + n].astype(bool)
+
+
+def _valid(array: Any) -> np.ndarray:
+    """Per value: not null."""
+    validity = array.buffers()[0]
+    if validity is None or len(array) == 0:
+        return np.ones(len(array), dtype=bool)
+    return _bits(validity, array.offset, len(array))
+
+
+def _true(array: Any) -> np.ndarray:
+    """A boolean Arrow array as numpy; null counts as False."""
+    if len(array) == 0:
+        return np.zeros(0, dtype=bool)
+    return _bits(array.buffers()[1], array.offset, len(array)) & _valid(array)
+
+
+def _mask(values: np.ndarray) -> Any:
+    """A numpy bool array as an Arrow one, for ``filter``."""
+    packed = np.packbits(values, bitorder="little")
+    return _pa.Array.from_buffers(_pa.bool_(), len(values), [None, _pa.py_buffer(packed)])
+
+
+def _strings(values: tuple[str, ...]) -> Any:
+    data = [v.encode() for v in values]
+    offsets = np.cumsum([0] + [len(d) for d in data]).astype(np.int32)
+    buffers = [None, _pa.py_buffer(offsets), _pa.py_buffer(b"".join(data))]
+    return _pa.Array.from_buffers(_pa.string(), len(values), buffers)
 
 
 def _parse(lines: list[bytes], fmt: str) -> Any | None:
@@ -93,7 +135,7 @@ class _Columns:
         self.output: list[np.ndarray] = []
 
     def add(self, texts: Any, owner: np.ndarray, output: np.ndarray | bool) -> None:
-        self.bad[owner[_np(texts.is_null())]] = True
+        self.bad[owner[~_valid(texts)]] = True
         self.texts.append(texts)
         self.owner.append(owner)
         self.output.append(np.broadcast_to(output, owner.shape))
@@ -106,7 +148,7 @@ class _Columns:
         owner = np.concatenate(self.owner) if self.owner else np.zeros(0, np.int64)
         output = np.concatenate(self.output) if self.output else np.zeros(0, bool)
         mask = good[owner]
-        texts = texts.filter(_pa.array(mask))
+        texts = texts.filter(_mask(mask))
         owner = new_index[owner[mask]]
         output = output[mask]
         n = len(keep_rows)
@@ -176,7 +218,7 @@ def code_points_and_spaces(texts: Any) -> tuple[np.ndarray, np.ndarray]:
             )
         return counts
 
-    code_points = _np(_pc.utf8_length(texts)).astype(np.int64)
+    code_points = _ints(_pc.utf8_length(texts))
     # str.isspace() in ASCII: 9-13, 28-32 (comparisons beat a lookup table here)
     spaces = ((data - np.uint8(9)) <= 4) | ((data - np.uint8(28)) <= 4)
     leads = np.flatnonzero((data == 0xC2) | ((data - np.uint8(0xE1)) <= 2))
@@ -190,19 +232,26 @@ def code_points_and_spaces(texts: Any) -> tuple[np.ndarray, np.ndarray]:
     return code_points, per_text(spaces)
 
 
+def _is(values: Any, *wanted: str) -> np.ndarray:
+    """Per value: is it one of ``wanted`` (a null is not). No fill_null: its first call
+    costs 36 MB of memory in pyarrow 26."""
+    return _true(_pc.is_in(values, value_set=_strings(wanted), skip_nulls=True))
+
+
 def _list_info(lists: Any) -> tuple[Any, np.ndarray, np.ndarray]:
     """(flat values, parent row of each value, length of each list with nulls as 0)."""
-    lengths = _np(_pc.fill_null(_pc.list_value_length(lists), 0)).astype(np.int64)
-    return _pc.list_flatten(lists), _np(_pc.list_parent_indices(lists)).astype(np.int64), lengths
+    lengths = np.diff(_ints(lists.offsets))
+    lengths[~_valid(lists)] = 0
+    return _pc.list_flatten(lists), _ints(_pc.list_parent_indices(lists)), lengths
 
 
 def _turns(roles: Any, row: np.ndarray, allowed: tuple[str, str], single: np.ndarray) -> tuple:
     """Role codes (0 first allowed, 1 second) and a bad mask per turn: unknown or missing
     role (missing is allowed in single-turn rows, as the first role), or the same as the turn
     before in the same row."""
-    is_null = _np(roles.is_null())
-    code = np.where(_np(_pc.fill_null(_pc.equal(roles, allowed[1]), False)), 1, 0)
-    known = _np(_pc.fill_null(_pc.is_in(roles, value_set=_pa.array(list(allowed))), False))
+    is_null = ~_valid(roles)
+    code = _is(roles, allowed[1]).astype(np.int64)
+    known = _is(roles, *allowed)
     bad = ~known & ~(is_null & single[row])
     same = np.zeros(len(code), dtype=bool)
     same[1:] = (row[1:] == row[:-1]) & (code[1:] == code[:-1])
@@ -213,7 +262,7 @@ def _gemini(table: Any, cols: _Columns, distill: bool) -> None:
     contents, row, count = _list_info(_col(table, "contents"))
     cols.bad |= count == 0
     cols.messages = count
-    cols.bad[row[_np(contents.is_null())]] = True
+    cols.bad[row[~_valid(contents)]] = True
     code, bad_turn = _turns(contents.field("role"), row, ("user", "model"), count == 1)
     cols.bad[row[bad_turn]] = True
     if not distill:
@@ -221,26 +270,26 @@ def _gemini(table: Any, cols: _Columns, distill: bool) -> None:
         cols.bad |= ~has_model
     parts, part_content, part_count = _list_info(contents.field("parts"))
     cols.bad[row[part_count == 0]] = True
-    cols.bad[row[part_content[_np(parts.is_null())]]] = True
+    cols.bad[row[part_content[~_valid(parts)]]] = True
     output = (code[part_content] == 1) & (not distill)
     cols.add(parts.field("text"), row[part_content], output)
 
     system = _col(table, "systemInstruction")
-    present = _np(system.is_valid())
+    present = _valid(system)
     sys_parts, sys_row, sys_count = _list_info(system.field("parts"))
     cols.bad |= present & (sys_count == 0)
-    cols.bad[sys_row[_np(sys_parts.is_null())]] = True
+    cols.bad[sys_row[~_valid(sys_parts)]] = True
     keep = present[sys_row]  # parts of an absent systemInstruction do not exist
-    texts = sys_parts.field("text").filter(_pa.array(keep))
+    texts = sys_parts.field("text").filter(_mask(keep))
     cols.add(texts, sys_row[keep], False)
 
 
 def _messages(table: Any, cols: _Columns, distill: bool, fmt: str) -> None:
     messages, row, count = _list_info(_col(table, "messages"))
     cols.bad |= count == 0
-    cols.bad[row[_np(messages.is_null())]] = True
+    cols.bad[row[~_valid(messages)]] = True
     roles = messages.field("role")
-    is_system = _np(_pc.fill_null(_pc.equal(roles, "system"), False))
+    is_system = _is(roles, "system")
     first = np.ones(len(row), dtype=bool)
     first[1:] = row[1:] != row[:-1]
     leading_system = is_system & first
@@ -249,16 +298,16 @@ def _messages(table: Any, cols: _Columns, distill: bool, fmt: str) -> None:
     if fmt == "gemini-messages":
         # system only first; the other turns alternate user/model
         cols.bad[row[is_system & ~first]] = True
-        turn_roles = roles.filter(_pa.array(other))
+        turn_roles = roles.filter(_mask(other))
         code, bad_turn = _turns(turn_roles, row[other], ("user", "model"), (count == 1))
         cols.bad[row[other][bad_turn]] = True
     else:
         # openai-chat: any order; a missing role only in single-message rows
-        allowed = _pa.array(["system", "user", "assistant", "tool"])
-        known = _np(_pc.fill_null(_pc.is_in(roles, value_set=allowed), False))
-        missing_ok = _np(roles.is_null()) & (count == 1)[row]
+        allowed = ("system", "user", "assistant", "tool")
+        known = _is(roles, *allowed)
+        missing_ok = ~_valid(roles) & (count == 1)[row]
         cols.bad[row[~known & ~missing_ok]] = True
-        code = _np(_pc.fill_null(_pc.equal(roles, writer), False)).astype(np.int64)[other]
+        code = _is(roles, writer).astype(np.int64)[other]
     turns = np.bincount(row[other], minlength=cols.rows)
     cols.bad |= turns == 0
     cols.messages = turns.astype(np.int64)
@@ -276,8 +325,8 @@ def _pair(table: Any, cols: _Columns, distill: bool, input_key: str, output_key:
     cols.add(_col(table, input_key), rows, False)
     out = _col(table, output_key)
     if distill:  # the output may be missing in distillation
-        present = _np(out.is_valid())
-        cols.add(out.filter(_pa.array(present)), rows[present], False)
+        present = _valid(out)
+        cols.add(out.filter(_mask(present)), rows[present], False)
     else:
         cols.add(out, rows, True)
 

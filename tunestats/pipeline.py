@@ -187,8 +187,7 @@ def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceS
     blocks: Iterator[LineBlock] = reader
     fmt = run.options.format
     if fmt is None:
-        head, blocks = _peek(reader)  # stdin cannot be read twice: replay what was peeked
-        fmt = detect_format(_head_lines(head), run.profile.format)
+        fmt, blocks = _detect(reader, run.profile.format)
     jobs = run.options.jobs or os.cpu_count() or 1
     ranges = shard_ranges(size, jobs, run.options.shard_bytes)
     if len(ranges) == 1:
@@ -300,27 +299,27 @@ def _first_reason(acc: Accumulator) -> str:
     return f"line {line}: {problem}"
 
 
-def _peek(blocks: Iterator[LineBlock]) -> tuple[list[LineBlock], Iterator[LineBlock]]:
-    """Read blocks until DETECT_LINES non-blank lines are seen; replay them afterwards."""
+def _detect(reader: Iterator[LineBlock], fallback: str) -> tuple[str, Iterator[LineBlock]]:
+    """Decide the format from the first records; return it and all blocks, the read ones again.
+
+    Blocks are read only until a record decides (usually the first), at most DETECT_LINES
+    non-blank lines; stdin cannot be read twice, so they are replayed, then released.
+    """
     head: list[LineBlock] = []
-    seen = 0
-    for block in blocks:
-        head.append(block)
-        seen += sum(1 for raw in block.lines if not is_blank(raw))
-        if seen >= DETECT_LINES:
-            break
-    return head, _replay(head, blocks)
+
+    def lines() -> Iterator[bytes]:
+        for block in reader:
+            head.append(block)
+            yield from (raw for raw in block.lines if not is_blank(raw))
+
+    fmt = detect_format(itertools.islice(lines(), DETECT_LINES), fallback)
+    return fmt, _replay(head, reader)
 
 
 def _replay(head: list[LineBlock], blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
     while head:  # pop as we go: the peeked blocks are not kept for the whole run
         yield head.pop(0)
     yield from blocks
-
-
-def _head_lines(head: list[LineBlock]) -> Iterator[bytes]:
-    lines = (raw for block in head for raw in block.lines if not is_blank(raw))
-    return itertools.islice(lines, DETECT_LINES)
 
 
 def process_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> int:

@@ -239,19 +239,18 @@ class MemoCounter:
             counted = dict(zip(todo, self.tokenizer.count(todo).tolist()))
             for i in missing:
                 found[i] = counted[texts[i]]
-            for text, n in counted.items():
-                if len(text) >= min_chars:
-                    self._remember(text, n)
+            self._remember({t: n for t, n in counted.items() if len(t) >= min_chars})
         return np.asarray(found, dtype=np.int64)
 
-    def _remember(self, text: str, count: int) -> None:
-        if len(text) > self.max_chars:
+    def _remember(self, counted: dict[str, int]) -> None:
+        chars = sum(map(len, counted))
+        if chars > self.max_chars:
             return
-        if self._chars + len(text) > self.max_chars:
+        if self._chars + chars > self.max_chars:
             self._memo.clear()
             self._chars = 0
-        self._memo[text] = count
-        self._chars += len(text)
+        self._memo.update(counted)
+        self._chars += chars
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (MemoCounter, (self.tokenizer, self.min_chars, self.max_chars))
