@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-BLOCK_SIZE = 1 << 20
+BLOCK_SIZE = 1 << 19
 _UTF8_BOM = b"\xef\xbb\xbf"
 # UTF-32 marks first: the UTF-32-LE mark begins with the UTF-16-LE one.
 _WIDE_BOMS = {
