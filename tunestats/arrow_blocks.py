@@ -18,11 +18,6 @@ import numpy as np
 
 from .batch import ExampleBatch
 
-# Exactly the code points for which str.isspace() is true (tests check every code point).
-WHITESPACE = (
-    r"[\t-\r\x1c-\x20\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-)
-
 _pa: Any = None
 _pc: Any = None
 _pj: Any = None
@@ -155,6 +150,9 @@ class _Columns:
         lengths, spaces = code_points_and_spaces(texts)
         characters = np.bincount(owner, weights=lengths, minlength=n).astype(np.int64)
         billable = characters - np.bincount(owner, weights=spaces, minlength=n).astype(np.int64)
+        nonempty = lengths > 0  # empty texts count 0 tokens: no work for the tokenizer
+        if not nonempty.all():
+            texts, owner, output = texts.filter(_mask(nonempty)), owner[nonempty], output[nonempty]
         zeros = np.zeros(n, dtype=np.int64)
         batch = ExampleBatch(
             lines=line_numbers[keep_rows],
@@ -163,16 +161,10 @@ class _Columns:
             billable_characters=billable,
             images=zeros,
             other_media=zeros,
-            texts=[t for t in texts.to_pylist()],
+            texts=texts.to_pylist(),
             owner=owner.astype(np.int64),
             output=output.astype(bool),
         )
-        # Empty texts count 0 tokens: leave them out of the tokenizer's work.
-        nonempty = lengths > 0
-        if not nonempty.all():
-            batch.texts = [t for t, keep in zip(batch.texts, nonempty.tolist()) if keep]
-            batch.owner = batch.owner[nonempty]
-            batch.output = batch.output[nonempty]
         return batch, np.flatnonzero(self.bad)
 
 
@@ -180,7 +172,8 @@ def _col(table: Any, name: str) -> Any:
     return table.column(name).combine_chunks()
 
 
-# The other white space, as UTF-8 (see WHITESPACE): lead byte -> allowed continuations.
+# White space is what str.isspace() says (tests check every code point): in ASCII 9-13 and
+# 28-32, and these, as UTF-8.
 _WIDE_SPACES = [
     bytes(chr(c), "utf-8")
     for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)

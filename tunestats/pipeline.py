@@ -1,7 +1,9 @@
 """Pipeline: runs one source through the stages and returns its statistics.
 
-source (blocks of lines) -> formats (examples or drops) -> counting (tokenizer, too-long rule)
--> accumulate. :func:`compute` is the Python API; the CLI is a thin layer over it.
+source (blocks of lines) -> arrow_blocks, or formats line by line (an ExampleBatch, and drops)
+-> counting (memo, tokenizer, too-long rule) -> accumulate. A large source is split into byte
+ranges counted by worker processes, whose accumulators merge exactly. :func:`compute` is the
+Python API; the CLI is a thin layer over it.
 
 Hands to the caller: :class:`Stats`, whose ``to_dict()`` is the TuningDataStats document.
 """
