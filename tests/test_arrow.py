@@ -129,7 +129,32 @@ POOL = {
     fmt: [json.dumps(m, ensure_ascii=False).encode() for m in mutations(v)]
     for fmt, v in VALID.items()
 }
-EXTRA_LINES = [b"null", b"[]", b"{", b'{"a": 1} null', b'{"prompt": "\xff"}', b"", b"  ", b"1"]
+EXTRA_LINES = [
+    b"null",
+    b"[]",
+    b"{",
+    b'{"a": 1} null',
+    b'{"prompt": "\xff"}',
+    b"",
+    b"  ",
+    b"1",
+    # a record broken over two lines, and two records on one line
+    b'{"messages": [',
+    b'{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}',
+    b'{"prompt": "a", "completion": "b"}{"prompt": "c", "completion": "d"}',
+    b'{"contents": [{"role": "user", "parts": [{"text": "q"}]},',
+    b'{"role": "model", "parts": [{"text": "a"}]}]}',
+]
+
+
+def test_broken_and_glued_records(jsonl):
+    rows = [{"prompt": f"p{i}", "completion": "c"} for i in range(100)]
+    rows[50] = '{"prompt": "p50",'
+    rows[51] = '"completion": "c"}'
+    rows[80] = '{"prompt": "p80", "completion": "c"}{"prompt": "p81", "completion": "c"}'
+    one, two = both_paths(jsonl(rows))
+    assert one.to_dict() == two.to_dict()
+    assert two.training.result.dropped_lines == [51, 52, 81]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

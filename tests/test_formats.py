@@ -178,7 +178,7 @@ INVALID = [
     ("[1, 2]", "an array; expected a JSON object"),
     ('"text"', "a string; expected a JSON object"),
     ({"contents": []}, "contents is empty"),
-    ({"contents": None}, "contents is missing"),
+    ({"contents": None}, 'expected "contents"'),  # null is the same as missing
     ({"contents": {}}, "contents is an object; expected an array"),
     ({"messages": [{"role": "user", "content": "x"}]}, '"messages" (gemini-messages format)'),
     ({"request": {"contents": []}}, 'expected "contents"'),
@@ -490,6 +490,32 @@ def test_gemini_sample_media_placeholders(jsonl):
     ]
 
 
+def test_null_is_the_same_as_missing(jsonl, cl100k):
+    row = {
+        "systemInstruction": None,
+        "system_instruction": {"parts": [{"text": "s"}]},
+        "contents": [
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "text": None,
+                        "inlineData": {
+                            "mimeType": None,
+                            "mime_type": "image/png",
+                            "data": TINY_PNG,
+                        },
+                    }
+                ],
+            },
+            {"role": "model", "parts": [{"text": "b", "functionCall": None}]},
+        ],
+        "tools": None,
+    }
+    doc = supervised(tunestats.compute(str(jsonl([row])), tokenizer="cl100k_base"))
+    assert only_example(doc) == (cl100k("s") + 258, cl100k("b"), 2)
+
+
 def test_snake_case_proto_names(jsonl, cl100k):
     row = {
         "system_instruction": {"parts": [{"text": "s"}]},
@@ -522,6 +548,8 @@ def test_snake_case_proto_names(jsonl, cl100k):
         ([{"completion": "a"}], "prompt-completion"),
         (["junk", {"x": 1}, {"prompt": "p"}], "prompt-completion"),
         ([{"x": 1}], "gemini"),
+        ([{"messages": [{"role": ["user"]}]}, {"prompt": "p"}], "prompt-completion"),
+        ([{"contents": None, "messages": [{"role": "tool"}]}], "openai-chat"),
     ],
 )
 def test_format_detection(jsonl, rows, fmt):

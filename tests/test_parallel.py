@@ -33,6 +33,19 @@ def test_byte_ranges_cover_every_line_once(tmp_path_factory, data, draw):
     assert pieces == lines_in(path)
 
 
+def test_byte_order_mark_and_ranges(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    rows = [b'{"prompt":"p%d","completion":"c"}' % i for i in range(20)]
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(rows) + b"\n")
+    size = path.stat().st_size
+    for cut in range(1, size):
+        assert lines_in(path, 0, cut) + lines_in(path, cut) == rows, cut
+    one = tunestats.compute(str(path), tokenizer="cl100k_base", jobs=1)
+    many = tunestats.compute(str(path), tokenizer="cl100k_base", jobs=3, shard_bytes=1)
+    assert many.training.result == one.training.result
+    assert one.training.lines == 20
+
+
 def test_shard_ranges():
     assert shard_ranges(None, 4, 10) == [(0, None)]
     assert shard_ranges(100, 1, 10) == [(0, None)]

@@ -101,8 +101,11 @@ def _strings(values: tuple[str, ...]) -> Any:
 
 
 def _parse(lines: list[bytes], fmt: str) -> Any | None:
-    # pyarrow 26 crashes on a first row that is not an object (a bare `null`): screen for it.
-    if not all(line.lstrip()[:1] == b"{" for line in lines):
+    # Every line must be whole objects: starting with `{` and ending with `}`. pyarrow reads a
+    # newline as white space, so a record broken over two lines (and another line holding two)
+    # would otherwise shift rows against lines; and pyarrow 26 crashes on a first row that is
+    # not an object (a bare `null`).
+    if not all(line.lstrip()[:1] == b"{" and line.rstrip()[-1:] == b"}" for line in lines):
         return None
     data = b"\n".join(lines)
     longest = max(map(len, lines)) + 1

@@ -77,10 +77,10 @@ def _kind_name(value: Any) -> str:
 
 
 def _get(obj: dict[str, Any], camel: str, snake: str) -> tuple[str, Any]:
-    """Proto3 JSON accepts both spellings of a field name; return the one present."""
-    if camel in obj:
+    """Proto3 JSON accepts both spellings of a field name; return the one set (not null)."""
+    if obj.get(camel) is not None:
         return camel, obj[camel]
-    if snake in obj:
+    if obj.get(snake) is not None:
         return snake, obj[snake]
     return camel, None
 
@@ -175,7 +175,12 @@ def _part_kind(part: Any, path: str) -> tuple[str, str, Any]:
     """Return (canonical kind, key as spelled, value) of a Part with exactly one known kind."""
     if not isinstance(part, dict):
         raise Invalid(path, f"is {_kind_name(part)}; expected an object")
-    found = [(camel, key) for camel, snake in _PART_KINDS for key in {camel, snake} if key in part]
+    found = [
+        (camel, key)
+        for camel, snake in _PART_KINDS
+        for key in dict.fromkeys((camel, snake))  # "text" is spelled one way
+        if part.get(key) is not None  # null is the same as missing
+    ]
     if not found:
         raise Invalid(
             path, "has none of text, inlineData, fileData, functionCall, functionResponse"
@@ -387,12 +392,12 @@ _SIGNATURES: dict[str, tuple[str, ...]] = {
 
 
 def _check_format(record: dict[str, Any], fmt: str) -> None:
-    if any(key in record for key in _SIGNATURES[fmt]):
+    if any(record.get(key) is not None for key in _SIGNATURES[fmt]):
         return
     expected = " or ".join(f'"{k}"' for k in _SIGNATURES[fmt])
     for other, keys in _SIGNATURES.items():
         for key in keys:
-            if key in record:
+            if record.get(key) is not None:
                 problem = f'record has "{key}" ({other} format) but the file is {fmt}'
                 raise Invalid("", f"{problem} (expected {expected})")
     keys = ", ".join(f'"{k}"' for k in list(record)[:5]) or "none"
@@ -447,19 +452,20 @@ def record_format(record: Any) -> str | None:
     """The format a single record decides, or None when it decides nothing (CHOICES.md)."""
     if not isinstance(record, dict):
         return None
-    if "contents" in record:
+    if record.get("contents") is not None:
         return "gemini"
     messages = record.get("messages")
     if isinstance(messages, list):
-        roles = {m.get("role") for m in messages if isinstance(m, dict)}
+        roles = [m.get("role") for m in messages if isinstance(m, dict)]
+        roles = {r for r in roles if isinstance(r, str)}
         if "model" in roles:
             return "gemini-messages"
         if roles & {"assistant", "tool"}:
             return "openai-chat"
         return None
-    if "input_text" in record or "output_text" in record:
+    if record.get("input_text") is not None or record.get("output_text") is not None:
         return "palm"
-    if "prompt" in record or "completion" in record:
+    if record.get("prompt") is not None or record.get("completion") is not None:
         return "prompt-completion"
     return None
 

@@ -108,15 +108,19 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     return (*_READ_ERRORS, zstandard.ZstdError)
 
 
-def _check_start(uri: str, head: bytes) -> bytes:
-    """Reject sources that are not UTF-8 throughout; drop a UTF-8 byte-order mark."""
+def _check_start(uri: str, head: bytes) -> tuple[bytes, int]:
+    """Reject sources that are not UTF-8 throughout; drop a UTF-8 byte-order mark.
+
+    Returns the bytes that remain and the offset in the file where they start."""
     for bom, name in _WIDE_BOMS.items():
         if head.startswith(bom):
             raise SourceError(f"{uri}: not UTF-8: the file starts with a {name} byte-order mark")
     nul = head.find(b"\x00")
     if nul >= 0:
         raise SourceError(f"{uri}: not UTF-8 text: NUL byte at offset {nul} (binary file?)")
-    return head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
+    if head.startswith(_UTF8_BOM):
+        return head[len(_UTF8_BOM) :], len(_UTF8_BOM)
+    return head, 0
 
 
 def read_blocks(
@@ -170,8 +174,12 @@ def _blocks(
     if start > 0:
         rest, pos = _skip_partial_line(uri, stream, start, block_size, errors)
     else:
-        rest, pos = _check_start(uri, _read(uri, stream, _SNIFF_BYTES, errors)), 0
+        rest, pos = _check_start(uri, _read(uri, stream, _SNIFF_BYTES, errors))
     limit = end if end is not None else float("inf")
+    if start == 0:
+        # The first line begins at offset 0, its byte-order mark included: the first range
+        # owns it however short the range is (the others skip it as a partial line).
+        limit = max(limit, pos + 1)
     line_no = 1
     while pos < limit:  # ``rest`` starts at byte ``pos``, at the start of a line
         cut = rest.rfind(b"\n")
