@@ -107,6 +107,11 @@ class Distribution:
     buckets: list[tuple[int, int, int]]  # (count, left, right), empty buckets left out
 
 
+def reason(line: int, problem: str) -> str:
+    """A dropped example's reason as reported: the line, then what is wrong there."""
+    return f"line {line}: {problem}"
+
+
 @dataclass(frozen=True)
 class DatasetResult:
     """Everything the report needs about one dataset, as plain numbers and lists."""
@@ -228,7 +233,7 @@ class Accumulator:
             uncounted_media=self.uncounted_media,
             dropped=self.dropped,
             dropped_lines=[line for line, _ in self.dropped_first],
-            dropped_reasons=[f"line {line}: {problem}" for line, problem in self.dropped_first],
+            dropped_reasons=[reason(line, problem) for line, problem in self.dropped_first],
             samples=[content for _, contents in self.samples for content in contents],
             lines=self.last_line,
             blank=self.blank,

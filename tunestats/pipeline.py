@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import report
-from .accumulate import Accumulator, DatasetResult
+from .accumulate import Accumulator, DatasetResult, reason
 from .arrow_blocks import arrow_batch
 from .batch import ExampleBatch, concat, from_examples
 from .formats import FORMATS, TASKS, Drop, Example, detect_format, is_blank, parse_example
@@ -297,8 +297,7 @@ def _run_shards(
 def _first_reason(acc: Accumulator) -> str:
     if not acc.dropped_first:
         return "?"
-    line, problem = acc.dropped_first[0]
-    return f"line {line}: {problem}"
+    return reason(*acc.dropped_first[0])
 
 
 def _detect(reader: Iterator[LineBlock], fallback: str) -> tuple[str, Iterator[LineBlock]]:

@@ -14,7 +14,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from .accumulate import DatasetResult, Distribution
+from .accumulate import DatasetResult, Distribution, bucket_edges
 
 if TYPE_CHECKING:
     from .pipeline import SourceStats, Stats
@@ -115,8 +115,6 @@ _BARS = " ▁▂▃▄▅▆▇█"
 
 def _sparkline(buckets: list[tuple[int, int, int]], lo: int, hi: int) -> str:
     """One character per bucket of SPEC §3 (empty buckets drawn as a space)."""
-    from .accumulate import bucket_edges
-
     counts = {left: count for count, left, _ in buckets}
     cells = [counts.get(left, 0) for left, right in bucket_edges(lo, hi) if right >= left]
     top = max(cells) or 1

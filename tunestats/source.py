@@ -100,11 +100,11 @@ def _open_local(path: str, compression: str | None) -> BinaryIO:
 _READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
-def _read_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import zstandard
-    except ImportError:
+def _read_errors(uri: str) -> tuple[type[BaseException], ...]:
+    if _compression_for(uri) != "zstd":
         return _READ_ERRORS
+    import zstandard
+
     return (*_READ_ERRORS, zstandard.ZstdError)
 
 
@@ -131,7 +131,7 @@ def read_blocks(
     With a byte range, yield only the lines that *begin* in ``[start, end)``, numbered from 1:
     shards of one file then cover every line exactly once, whatever the cut points.
     """
-    errors = _read_errors()
+    errors = _read_errors(uri)
     stream = open_binary(uri)
     try:
         yield from _blocks(uri, stream, block_size, errors, start, end)
