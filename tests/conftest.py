@@ -45,3 +45,27 @@ def jsonl(tmp_path):
         return write_jsonl(tmp_path / (name or f"data{next(counter)}.jsonl"), rows)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def gcs_server():
+    """The local GCS server of the whole session; STORAGE_EMULATOR_HOST points at it."""
+    from tests.gcs import GcsServer
+
+    server = GcsServer().start()
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = server.url
+    yield server
+    server.stop()
+    if previous is None:
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture
+def bucket(gcs_server):
+    """A new, empty bucket on the local GCS server."""
+    from tests.gcs import Bucket, gcs_filesystem
+
+    return Bucket(gcs_filesystem()).create()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import ExampleBatch
+from .examples import ExampleBatch
 
 _pa: Any = None
 _pc: Any = None

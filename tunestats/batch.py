@@ -1,90 +1,604 @@
-"""ExampleBatch: the columns that both parsing paths hand to counting.
+"""Batch: many datasets in one run (``tunestats batch SOURCE... --out DEST``).
 
-The per-line path (``formats``) and the Arrow path (``arrow_blocks``) each turn a block of lines
-into one of these: a flat list of texts with, for each text, its example and its side (input
-or output), and per-example message counts, characters and media. Everything after this point
-(tokenizing, the too-long rule, accumulating) has one path.
+:func:`expand` turns files, prefixes and globs (local or any fsspec URL, ``gs://`` included)
+into datasets with their version (generation, or size and mtime). :func:`run_batch` skips the
+datasets whose record under DEST is for the same version and options, counts the others on all
+cores (a large uncompressed file in byte ranges, like ``stats --jobs``; everything else whole),
+writes one record per dataset (the TuningDataStats document plus the tokenizer and the
+version) and a summary with one row per dataset as JSONL and Parquet.
+
+A dataset that fails becomes a row with its error; the batch goes on. The pieces that count
+(:func:`count_whole`, :func:`detect`, :func:`count_range`, :func:`merge_shards`,
+:func:`make_record`) are plain functions of picklable values, which ``tunestats.beam`` reuses.
+
+Hands to the CLI: :class:`BatchResult` (rows in input order, plus where the summary went).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-import numpy as np
+from .accumulate import Accumulator
+from .pipeline import (
+    Options,
+    Plan,
+    accumulate_blocks,
+    finish_source,
+    make_stats,
+    merge_shards,
+    peek_format,
+    plan,
+    shard_ranges,
+)
+from .progress import Progress, reporter
+from .report import tuning_data_stats
+from .source import SourceError, SourceInfo, info_of, read_blocks, splittable_size
 
-from .formats import Example
+# What a prefix (a directory, or gs://bucket/path/) expands to: the dataset files under it.
+DATASET_SUFFIXES = (".jsonl", ".ndjson")
+COMPRESSED_SUFFIXES = ("", ".gz", ".bz2", ".xz", ".zst")
+# In a batch a file is split only when each range gets at least this much: datasets already
+# keep the cores busy, and fewer ranges mean fewer requests to the store.
+BATCH_SHARD_BYTES = 64 << 20
+RECORD_SUFFIX = ".stats.json"
+SUMMARY_NAME = "summary"
+# Options that change the statistics; a record made with other values is recomputed.
+_STAT_OPTIONS = (
+    "format",
+    "task",
+    "model",
+    "tokenizer",
+    "tokenizer_model",
+    "epochs",
+    "batch_size",
+    "max_tokens_per_example",
+)
+_GLOB_CHARS = "*?["
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the summary: a dataset, what was found, or why it failed."""
+
+    uri: str
+    status: str  # "computed", "unchanged" (record reused) or "failed"
+    generation: str | None = None
+    mtime: float | None = None
+    size: int | None = None
+    format: str | None = None
+    examples: int | None = None
+    dropped: int | None = None
+    billable_tokens: int | None = None
+    input_p95: int | None = None
+    input_max: int | None = None
+    output_p95: int | None = None
+    output_max: int | None = None
+    record: str | None = None  # where the dataset's record is
+    error: str | None = None
 
 
 @dataclass
-class ExampleBatch:
-    lines: np.ndarray  # int64, the line of each example, increasing
-    messages: np.ndarray  # int64 per example
-    characters: np.ndarray  # int64 per example
-    billable_characters: np.ndarray  # int64 per example
-    images: np.ndarray  # int64 per example
-    other_media: np.ndarray  # int64 per example
-    texts: list[str]  # every text to tokenize
-    owner: np.ndarray  # int64 per text: index of its example
-    output: np.ndarray  # bool per text: written by the model
+class BatchResult:
+    rows: list[Row]
+    summary_jsonl: str
+    summary_parquet: str
 
-    def __len__(self) -> int:
-        return len(self.lines)
+    @property
+    def failed(self) -> list[Row]:
+        return [row for row in self.rows if row.status == "failed"]
 
 
-def _ints(values: list[int]) -> np.ndarray:
-    return np.asarray(values, dtype=np.int64)
+# --- finding datasets ----------------------------------------------------------------------
 
 
-def from_examples(examples: list[Example]) -> ExampleBatch:
-    texts: list[str] = []
-    owner: list[int] = []
-    output: list[bool] = []
-    for i, e in enumerate(examples):
-        texts += e.inputs
-        texts += e.outputs
-        owner += [i] * (len(e.inputs) + len(e.outputs))
-        output += [False] * len(e.inputs) + [True] * len(e.outputs)
-    return ExampleBatch(
-        lines=_ints([e.line for e in examples]),
-        messages=_ints([e.messages for e in examples]),
-        characters=_ints([e.characters for e in examples]),
-        billable_characters=_ints([e.billable_characters for e in examples]),
-        images=_ints([e.images for e in examples]),
-        other_media=_ints([e.other_media for e in examples]),
-        texts=texts,
-        owner=_ints(owner),
-        output=np.asarray(output, dtype=bool),
+@dataclass(frozen=True)
+class Expansion:
+    """The datasets one SOURCE argument names, or why it names none."""
+
+    source: str
+    datasets: list[SourceInfo] = field(default_factory=list)
+    error: str | None = None
+
+
+def is_dataset_name(name: str) -> bool:
+    lower = name.lower()
+    return any(lower.endswith(s + c) for s in DATASET_SUFFIXES for c in COMPRESSED_SUFFIXES)
+
+
+def expand(sources: Sequence[str]) -> list[Expansion]:
+    """Each SOURCE as datasets: a file is itself, a prefix the dataset files under it (by
+    name: .jsonl or .ndjson, maybe compressed), a glob every file it matches."""
+    return [_expand_one(source) for source in sources]
+
+
+def _expand_one(source: str) -> Expansion:
+    from .source import _filesystem  # fsspec only once a batch runs
+
+    try:
+        fs = _filesystem(source)
+        path = fs._strip_protocol(source)
+        if any(c in path for c in _GLOB_CHARS):
+            found = fs.glob(path, detail=True)
+            entries = {name: info for name, info in found.items() if info.get("type") == "file"}
+        elif fs.isdir(path):
+            found = fs.find(path, detail=True)
+            entries = {name: info for name, info in found.items() if is_dataset_name(name)}
+        else:
+            entries = {path: fs.info(path)}
+    except Exception as exc:
+        from .source import _open_error
+
+        return Expansion(source, error=str(_open_error(source, exc)))
+    if not entries:
+        return Expansion(source, error=f"{source}: matches no dataset")
+    protocol = _protocol(source)
+    datasets = [info_of(_uri(protocol, name), entries[name]) for name in sorted(entries)]
+    return Expansion(source, datasets)
+
+
+def _protocol(source: str) -> str | None:
+    if "://" in source and not source.startswith("file://"):
+        return source.split("://", 1)[0]
+    return None
+
+
+def _uri(protocol: str | None, name: str) -> str:
+    return name if protocol is None else f"{protocol}://{name}"
+
+
+def record_path(dest: str, uri: str) -> str:
+    """Where a dataset's record goes: DEST/<scheme>/<path of the source>.stats.json.
+
+    Local sources go under ``local/`` by their absolute path; ``gs://b/x.jsonl`` under
+    ``gs/b/x.jsonl.stats.json``. Equal sources always map to equal names.
+    """
+    if "://" in uri and not uri.startswith("file://"):
+        scheme, rest = uri.split("://", 1)
+    else:
+        scheme, rest = "local", os.path.abspath(uri.removeprefix("file://"))
+    return _join(dest, scheme, rest.lstrip("/") + RECORD_SUFFIX)
+
+
+def _join(dest: str, *parts: str) -> str:
+    return "/".join([dest.rstrip("/"), *parts])
+
+
+# --- counting, one dataset or one range at a time ------------------------------------------
+
+
+def options_key(run: Plan) -> dict[str, Any]:
+    """The options that decide the statistics, as stored in a record."""
+    key = {name: getattr(run.options, name) for name in _STAT_OPTIONS}
+    key["model"] = run.profile.name
+    key["tokenizer"] = run.choice.tokenizer.name
+    return key
+
+
+def count_whole(info: SourceInfo, run: Plan, report: Any = None) -> dict[str, Any]:
+    """Detect, read and count one dataset in this process; return its record."""
+    try:
+        reader = read_blocks(info.uri, expect=info)
+        fmt, blocks = (
+            (run.options.format, reader)
+            if run.options.format
+            else peek_format(reader, run.profile.format)
+        )
+        acc, parsed = accumulate_blocks(blocks, fmt, run, report)
+        return make_record(info, run, fmt, acc, parsed)
+    except Exception as exc:
+        return error_record(info, exc)
+
+
+def detect(info: SourceInfo, run: Plan) -> str:
+    """The format of a dataset (from its first records) unless the options fix it."""
+    if run.options.format:
+        return run.options.format
+    reader = read_blocks(info.uri, expect=info)
+    try:
+        fmt, _ = peek_format(reader, run.profile.format)
+    finally:
+        reader.close()
+    return fmt
+
+
+def split_ranges(info: SourceInfo, jobs: int, min_bytes: int) -> list[tuple[int, int | None]]:
+    """Byte ranges for one dataset: one when it is small or compressed."""
+    return shard_ranges(splittable_size(info), jobs, min_bytes)
+
+
+def count_range(
+    info: SourceInfo, fmt: str, run: Plan, start: int, end: int | None, report: Any = None
+) -> tuple[Accumulator, int]:
+    """Count the lines that begin in [start, end), numbered from 1."""
+    blocks = read_blocks(info.uri, start=start, end=end, expect=info)
+    return accumulate_blocks(blocks, fmt, run, report)
+
+
+def make_record(
+    info: SourceInfo, run: Plan, fmt: str, acc: Accumulator, parsed: int
+) -> dict[str, Any]:
+    """A dataset's record: what it is, how it was counted, and its TuningDataStats."""
+    try:
+        source = finish_source(info.uri, fmt, acc, parsed)
+    except SourceError as exc:
+        return error_record(info, exc)
+    stats = make_stats(run, source)
+    r = source.result
+    return {
+        **_version(info),
+        "format": fmt,
+        "task": stats.task,
+        "model": stats.model,
+        "tokenizer": stats.tokenizer,
+        "exactTokenCounts": stats.exact,
+        "options": options_key(run),
+        "lines": r.lines,
+        "blankLines": r.blank,
+        "summary": {
+            "examples": r.examples,
+            "dropped": r.dropped,
+            "billable_tokens": r.billable_tokens,
+            "input_p95": r.input_tokens.p95 if r.input_tokens else None,
+            "input_max": r.input_tokens.max if r.input_tokens else None,
+            "output_p95": r.output_tokens.p95 if r.output_tokens else None,
+            "output_max": r.output_tokens.max if r.output_tokens else None,
+        },
+        "tuningDataStats": tuning_data_stats(stats, source),
+    }
+
+
+def error_record(info: SourceInfo, exc: BaseException) -> dict[str, Any]:
+    """The record of a dataset that could not be counted (never written under DEST)."""
+    message = str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
+    return {**_version(info), "error": message}
+
+
+def _version(info: SourceInfo) -> dict[str, Any]:
+    return {"uri": info.uri, "generation": info.generation, "mtime": info.mtime, "size": info.size}
+
+
+def row_of(record: dict[str, Any], status: str, path: str | None) -> Row:
+    if "error" in record:
+        return Row(
+            uri=record["uri"],
+            status="failed",
+            generation=record.get("generation"),
+            mtime=record.get("mtime"),
+            size=record.get("size"),
+            error=record["error"],
+        )
+    return Row(
+        uri=record["uri"],
+        status=status,
+        generation=record.get("generation"),
+        mtime=record.get("mtime"),
+        size=record.get("size"),
+        format=record["format"],
+        record=path,
+        **record["summary"],
     )
 
 
-def concat(batches: list[ExampleBatch]) -> ExampleBatch:
-    """One batch of all examples, in line order (the inputs cover disjoint lines)."""
-    batches = [b for b in batches if len(b)]
-    if len(batches) == 1:
-        return batches[0]
-    if not batches:
-        return from_examples([])
-    offsets = np.cumsum([0] + [len(b) for b in batches[:-1]])
-    lines = np.concatenate([b.lines for b in batches])
-    order = np.argsort(lines, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))  # new position of each example
+# --- the batch -------------------------------------------------------------------------------
 
-    def column(name: str) -> np.ndarray:
-        return np.concatenate([getattr(b, name) for b in batches])[order]
 
-    texts: list[str] = []
-    for b in batches:
-        texts += b.texts
-    owner = np.concatenate([b.owner + off for b, off in zip(batches, offsets)])
-    return ExampleBatch(
-        lines=lines[order],
-        messages=column("messages"),
-        characters=column("characters"),
-        billable_characters=column("billable_characters"),
-        images=column("images"),
-        other_media=column("other_media"),
-        texts=texts,
-        owner=rank[owner],
-        output=np.concatenate([b.output for b in batches]),
+def run_batch(
+    sources: Sequence[str] | Sequence[Expansion],
+    dest: str,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    **options: Any,
+) -> BatchResult:
+    """Count every dataset that ``sources`` name and write records and summary under ``dest``.
+
+    ``sources`` are SOURCE arguments, or their :func:`expand` (to fix the listing first).
+    ``options`` are those of :class:`~tunestats.Options`; ``jobs`` is the number of processes.
+    """
+    run = plan(Options(**options))
+    expansions = [s if isinstance(s, Expansion) else _expand_one(s) for s in sources]
+    rows: dict[str, Row] = {}
+    order: list[str] = []
+    todo: list[SourceInfo] = []
+    for expansion in expansions:
+        if expansion.error is not None:
+            order.append(expansion.source)
+            rows[expansion.source] = Row(
+                uri=expansion.source, status="failed", error=expansion.error
+            )
+        for info in expansion.datasets:
+            if info.uri in rows or any(t.uri == info.uri for t in todo):
+                continue  # named twice: counted once
+            order.append(info.uri)
+            kept = None if force else _reusable(dest, info, run)
+            if kept is not None:
+                rows[info.uri] = row_of(kept, "unchanged", record_path(dest, info.uri))
+            else:
+                todo.append(info)
+    jobs = run.options.jobs or os.cpu_count() or 1
+    records = _count_all(todo, run, jobs, progress)
+    for info in todo:
+        record = records[info.uri]
+        path = None
+        if "error" not in record:
+            path = record_path(dest, info.uri)
+            _write(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
+        rows[info.uri] = row_of(record, "computed", path)
+    ordered = [rows[uri] for uri in order]
+    jsonl, parquet = write_summary(dest, ordered)
+    return BatchResult(ordered, jsonl, parquet)
+
+
+def _reusable(dest: str, info: SourceInfo, run: Plan) -> dict[str, Any] | None:
+    """The record under DEST when it is for this version of the dataset and these options."""
+    try:
+        record = json.loads(_read(record_path(dest, info.uri)))
+        kept = SourceInfo(info.uri, record["size"], record["generation"], record["mtime"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not kept.same_version(info) or record.get("options") != options_key(run):
+        return None
+    return record
+
+
+def _count_all(
+    todo: list[SourceInfo], run: Plan, jobs: int, progress: Progress | None
+) -> dict[str, dict[str, Any]]:
+    """Records of all datasets in ``todo``, counted on ``jobs`` processes."""
+    if not todo:
+        return {}
+    if progress is not None:
+        progress.begin(
+            _label(0, len(todo)),
+            None if any(i.compressed for i in todo) else sum(i.size or 0 for i in todo),
+        )
+    if jobs == 1:
+        report = None if progress is None else reporter(progress.counts, 0)
+        records = {}
+        for k, info in enumerate(todo):
+            records[info.uri] = count_whole(info, run, report)
+            if progress is not None:
+                progress.label = _label(k + 1, len(todo))
+        return records
+    return _Scheduler(todo, run, jobs, progress).execute()
+
+
+def _label(done: int, total: int) -> str:
+    return f"batch {done}/{total} datasets"
+
+
+class _Scheduler:
+    """Keeps ``jobs`` processes busy: whole datasets, and the ranges of large ones.
+
+    A large uncompressed dataset first has its format detected (one small read), then its
+    ranges are counted like any other task; its record is made when the last range is in.
+    Largest datasets go first, so the batch does not end waiting for one big file.
+    """
+
+    def __init__(
+        self, todo: list[SourceInfo], run: Plan, jobs: int, progress: Progress | None
+    ) -> None:
+        self.todo = sorted(todo, key=lambda i: -(i.size or 0))
+        self.run, self.jobs, self.progress = run, jobs, progress
+        self.records: dict[str, dict[str, Any]] = {}
+        self.shards: dict[str, list[Any]] = {}
+        self.formats: dict[str, str] = {}
+
+    def execute(self) -> dict[str, dict[str, Any]]:
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        counts = None if self.progress is None else self.progress.counts
+        slots = context.Value("i", 0) if counts is not None else None
+        with ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.run, counts, slots),
+        ) as pool:
+            pending: dict[Future, tuple[str, SourceInfo, int]] = {}
+            for info in self.todo:
+                if len(split_ranges(info, self.jobs, BATCH_SHARD_BYTES)) > 1:
+                    pending[pool.submit(_detect_task, info)] = ("detect", info, 0)
+                else:
+                    pending[pool.submit(_whole_task, info)] = ("whole", info, 0)
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    kind, info, k = pending.pop(future)
+                    self._collect(pool, pending, kind, info, k, future)
+        return self.records
+
+    def _collect(
+        self,
+        pool: ProcessPoolExecutor,
+        pending: dict[Future, tuple[str, SourceInfo, int]],
+        kind: str,
+        info: SourceInfo,
+        k: int,
+        future: Future,
+    ) -> None:
+        try:
+            outcome = future.result()
+        except Exception as exc:  # a worker died, or a task failed outside its own guard
+            outcome = error_record(info, exc)
+        if kind == "whole":
+            self._finish(info, outcome)
+        elif kind == "detect":
+            if isinstance(outcome, dict):  # an error record
+                self._finish(info, outcome)
+                return
+            ranges = split_ranges(info, self.jobs, BATCH_SHARD_BYTES)
+            self.formats[info.uri] = outcome
+            self.shards[info.uri] = [None] * len(ranges)
+            for r, (start, end) in enumerate(ranges):
+                task = pool.submit(_range_task, info, outcome, start, end)
+                pending[task] = ("range", info, r)
+        elif info.uri not in self.records:  # a range; the first error settles the dataset
+            if isinstance(outcome, dict):
+                self._finish(info, outcome)
+                return
+            shards = self.shards[info.uri]
+            shards[k] = outcome
+            if all(s is not None for s in shards):
+                acc, parsed = merge_shards(shards)
+                fmt = self.formats[info.uri]
+                self._finish(info, make_record(info, self.run, fmt, acc, parsed))
+
+    def _finish(self, info: SourceInfo, record: dict[str, Any]) -> None:
+        self.records[info.uri] = record
+        self.shards.pop(info.uri, None)
+        if self.progress is not None:
+            self.progress.label = _label(len(self.records), len(self.todo))
+
+
+# A pool worker's plan and progress slot, set once when the pool starts it.
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(run: Plan, counts: Any, slots: Any) -> None:
+    _worker["run"] = run
+    _worker["report"] = None
+    if counts is not None:
+        with slots.get_lock():
+            slot = slots.value
+            slots.value += 1
+        _worker["report"] = reporter(counts, slot % (len(counts) // 2))
+
+
+def _whole_task(info: SourceInfo) -> dict[str, Any]:
+    return count_whole(info, _worker["run"], _worker["report"])
+
+
+def _detect_task(info: SourceInfo) -> str | dict[str, Any]:
+    try:
+        return detect(info, _worker["run"])
+    except Exception as exc:
+        return error_record(info, exc)
+
+
+def _range_task(
+    info: SourceInfo, fmt: str, start: int, end: int | None
+) -> tuple[Accumulator, int] | dict[str, Any]:
+    try:
+        return count_range(info, fmt, _worker["run"], start, end, _worker["report"])
+    except Exception as exc:
+        return error_record(info, exc)
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def write_summary(dest: str, rows: list[Row]) -> tuple[str, str]:
+    """DEST/summary.jsonl and DEST/summary.parquet, one row per dataset, in input order."""
+    jsonl = _join(dest, SUMMARY_NAME + ".jsonl")
+    parquet = _join(dest, SUMMARY_NAME + ".parquet")
+    lines = [json.dumps(asdict(row), ensure_ascii=False) for row in rows]
+    _write(jsonl, ("\n".join(lines) + "\n").encode() if lines else b"")
+    _write(parquet, _parquet_bytes(rows))
+    return jsonl, parquet
+
+
+def _parquet_bytes(rows: list[Row]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"mtime": pa.float64(), "size": pa.int64()}
+    for name in Row.__dataclass_fields__:
+        kind = Row.__dataclass_fields__[name].type
+        if name not in types:
+            types[name] = pa.int64() if "int" in str(kind) else pa.string()
+    columns = {
+        name: pa.array([getattr(r, name) for r in rows], type=t) for name, t in types.items()
+    }
+    table = pa.table({name: columns[name] for name in Row.__dataclass_fields__})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _write(path: str, data: bytes) -> None:
+    """Write a whole file, local (atomically: never a half record) or through fsspec."""
+    if "://" not in path or path.startswith("file://"):
+        local = path.removeprefix("file://")
+        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
+        tmp = f"{local}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, local)
+        return
+    from .source import _filesystem
+
+    fs = _filesystem(path)
+    fs.pipe_file(fs._strip_protocol(path), data)
+
+
+def _read(path: str) -> bytes:
+    if "://" not in path or path.startswith("file://"):
+        with open(path.removeprefix("file://"), "rb") as f:
+            return f.read()
+    from .source import _filesystem
+
+    fs = _filesystem(path)
+    return fs.cat_file(fs._strip_protocol(path))
+
+
+def table(rows: list[Row]) -> str:
+    """The summary as a text table for the terminal."""
+    head = (
+        "dataset",
+        "format",
+        "examples",
+        "dropped",
+        "billable",
+        "in p95",
+        "in max",
+        "out p95",
+        "out max",
+        "status",
     )
+    body = []
+    for r in rows:
+        if r.status == "failed":
+            body.append((r.uri, "", "", "", "", "", "", "", "", f"FAILED: {r.error}"))
+            continue
+        cells = (
+            r.examples,
+            r.dropped,
+            r.billable_tokens,
+            r.input_p95,
+            r.input_max,
+            r.output_p95,
+            r.output_max,
+        )
+        body.append(
+            (r.uri, r.format or "", *("-" if c is None else f"{c:,}" for c in cells), r.status)
+        )
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head) - 1)]
+    out = []
+    for cells in [head, *body]:
+        left = [str(cells[0]).ljust(widths[0]), str(cells[1]).ljust(widths[1])]
+        nums = [str(c).rjust(w) for c, w in zip(cells[2:-1], widths[2:])]
+        out.append("  ".join([*left, *nums, str(cells[-1])]))
+    return "\n".join(out)
+
+
+__all__ = [
+    "BatchResult",
+    "Expansion",
+    "Row",
+    "count_range",
+    "count_whole",
+    "detect",
+    "expand",
+    "make_record",
+    "merge_shards",
+    "record_path",
+    "run_batch",
+    "split_ranges",
+]

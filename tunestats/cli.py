@@ -1,7 +1,9 @@
-"""CLI: ``tunestats stats SOURCE ...`` parses options, runs the pipeline, prints.
+"""CLI: ``tunestats stats SOURCE ...`` and ``tunestats batch SOURCE... --out DEST``.
 
-No statistics logic lives here. Exit codes: 0 done; 1 a source could not be read at all, or it
-has no valid example; 2 usage error; 3 with ``--strict`` when any example was dropped.
+Parses options, runs the pipeline (or the batch), prints. No statistics logic lives here.
+Exit codes of ``stats``: 0 done; 1 a source could not be read at all, or it has no valid
+example; 2 usage error; 3 with ``--strict`` when any example was dropped. Of ``batch``: 0 every
+dataset was counted (or was unchanged); 1 at least one failed (see the summary); 2 usage error.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .progress import Progress
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 
@@ -25,8 +31,6 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .formats import FORMATS, TASKS
-
     parser = argparse.ArgumentParser(
         prog="tunestats", description="Vertex AI tuning dataset statistics (tuningDataStats)."
     )
@@ -38,29 +42,77 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("source", help="a path, - for stdin, or any fsspec URL (gs://...)")
     stats.add_argument("--validation", metavar="SOURCE", help="validation dataset")
-    stats.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
-    stats.add_argument("--task", choices=TASKS, default="supervised")
-    stats.add_argument("--model", help="base model (default gemini-2.5-flash)")
-    stats.add_argument(
+    _add_count_options(stats)
+    stats.add_argument("--json", action="store_true", help="print only the JSON document")
+    stats.add_argument("--strict", action="store_true", help="exit 3 if any example is dropped")
+
+    batch = commands.add_parser(
+        "batch",
+        help="statistics of many datasets (files, prefixes, globs; local or gs://)",
+        description="Compute the statistics of every dataset named, write one record per "
+        "dataset and a summary (JSONL and Parquet) under DEST. A rerun skips datasets whose "
+        "generation (or size and mtime) and options are unchanged.",
+    )
+    batch.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a file, a prefix (every *.jsonl or *.ndjson under it, compressed ones included) "
+        "or a glob such as 'gs://bucket/tuning/**/*.jsonl'",
+    )
+    batch.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
+    batch.add_argument("--force", action="store_true", help="recompute unchanged datasets too")
+    _add_count_options(batch)
+    return parser
+
+
+def _add_count_options(parser: argparse.ArgumentParser) -> None:
+    from .formats import FORMATS, TASKS
+
+    parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
+    parser.add_argument("--task", choices=TASKS, default="supervised")
+    parser.add_argument("--model", help="base model (default gemini-2.5-flash)")
+    parser.add_argument(
         "--tokenizer",
         help="cl100k_base, o200k_base, gemini or hf:PATH (default: gemini when its model file "
         "is found, else cl100k_base estimates)",
     )
-    stats.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
-    stats.add_argument("--epochs", type=_positive)
-    stats.add_argument("--batch-size", type=_positive)
-    stats.add_argument("--max-tokens-per-example", type=_positive, metavar="N")
-    stats.add_argument(
+    parser.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
+    parser.add_argument("--epochs", type=_positive)
+    parser.add_argument("--batch-size", type=_positive)
+    parser.add_argument("--max-tokens-per-example", type=_positive, metavar="N")
+    parser.add_argument(
         "--jobs", type=_positive, metavar="N", help="worker processes (default: all cores)"
     )
-    stats.add_argument("--quiet", action="store_true", help="no progress bar")
-    stats.add_argument("--json", action="store_true", help="print only the JSON document")
-    stats.add_argument("--strict", action="store_true", help="exit 3 if any example is dropped")
-    return parser
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _count_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "format": args.format,
+        "task": args.task,
+        "model": args.model,
+        "tokenizer": args.tokenizer,
+        "tokenizer_model": args.tokenizer_model,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "max_tokens_per_example": args.max_tokens_per_example,
+        "jobs": args.jobs,
+    }
+
+
+def _progress(args: argparse.Namespace) -> Progress | None:
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    from .progress import Progress
+
+    return Progress(sys.stderr, slots=args.jobs or os.cpu_count() or 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "batch":
+        return _batch(args)
     return _stats(args)
 
 
@@ -75,25 +127,10 @@ def _stats(args: argparse.Namespace) -> int:
     from .source import SourceError
     from .tokenizers import TokenizerError
 
-    progress = None
-    if not args.quiet and sys.stderr.isatty():
-        from .progress import Progress
-
-        progress = Progress(sys.stderr, slots=args.jobs or os.cpu_count() or 1)
+    progress = _progress(args)
     try:
         stats = compute(
-            args.source,
-            validation=args.validation,
-            format=args.format,
-            task=args.task,
-            model=args.model,
-            tokenizer=args.tokenizer,
-            tokenizer_model=args.tokenizer_model,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            max_tokens_per_example=args.max_tokens_per_example,
-            jobs=args.jobs,
-            progress=progress,
+            args.source, validation=args.validation, progress=progress, **_count_options(args)
         )
     except (UnknownModel, TokenizerError, ValueError) as exc:
         _error(str(exc))
@@ -131,6 +168,38 @@ def _stats(args: argparse.Namespace) -> int:
         _error(f"--strict: {dropped} example(s) dropped")
         return EXIT_STRICT
     return EXIT_OK
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch, table
+    from .profiles import UnknownModel
+    from .tokenizers import TokenizerError
+
+    progress = _progress(args)
+    try:
+        result = run_batch(
+            args.sources, args.out, force=args.force, progress=progress, **_count_options(args)
+        )
+    except (UnknownModel, TokenizerError, ValueError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except OSError as exc:  # DEST cannot be written
+        _error(f"{args.out}: cannot write: {exc}")
+        return EXIT_SOURCE
+    finally:
+        if progress is not None:
+            progress.close()
+    print(table(result.rows))
+    computed = sum(r.status == "computed" for r in result.rows)
+    unchanged = sum(r.status == "unchanged" for r in result.rows)
+    print(
+        f"\n{len(result.rows)} datasets: {computed} computed, {unchanged} unchanged, "
+        f"{len(result.failed)} failed; summary in {result.summary_jsonl} and "
+        f"{result.summary_parquet}"
+    )
+    for row in result.failed:
+        _error(row.error or row.uri)
+    return EXIT_SOURCE if result.failed else EXIT_OK
 
 
 if __name__ == "__main__":

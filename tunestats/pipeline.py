@@ -23,12 +23,12 @@ import numpy as np
 from . import report
 from .accumulate import Accumulator, DatasetResult, reason
 from .arrow_blocks import arrow_batch
-from .batch import ExampleBatch, concat, from_examples
+from .examples import ExampleBatch, concat, from_examples
 from .formats import FORMATS, TASKS, Drop, Example, detect_format, is_blank, parse_example
 from .formats import sample_contents as _sample_contents
 from .profiles import ModelProfile, get_profile
 from .progress import Progress, reporter
-from .source import LineBlock, SourceError, read_blocks, source_size
+from .source import LineBlock, SourceError, SourceInfo, read_blocks, splittable_size, stat_source
 from .tokenizers import MemoCounter, Tokenizer, TokenizerChoice, choose_tokenizer
 
 IMAGE_TOKENS = 258  # SPEC §2 [D]
@@ -167,9 +167,14 @@ def compute(
     run = plan(Options(**options))
     training = run_source(source, run, progress)
     checked = run_source(validation, run, progress) if validation is not None else None
+    return make_stats(run, training, checked)
+
+
+def make_stats(run: Plan, training: SourceStats, validation: SourceStats | None = None) -> Stats:
+    """Wrap the statistics of the sources with what the run was told and found."""
     return Stats(
         training=training,
-        validation=checked,
+        validation=validation,
         task=run.options.task,
         model=run.profile.name,
         tokenizer=run.choice.tokenizer.name,
@@ -182,14 +187,16 @@ def compute(
 
 def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceStats:
     """Read one whole source into an Accumulator, split across processes when it is large."""
-    size = source_size(uri)
+    info = stat_source(uri)
+    expect = None if uri == "-" else info
+    size = splittable_size(info)
     if progress is not None:
         progress.begin(uri, size)
-    reader = read_blocks(uri)
+    reader = read_blocks(uri, expect=expect)
     blocks: Iterator[LineBlock] = reader
     fmt = run.options.format
     if fmt is None:
-        fmt, blocks = _detect(reader, run.profile.format)
+        fmt, blocks = peek_format(reader, run.profile.format)
     jobs = run.options.jobs or os.cpu_count() or 1
     ranges = shard_ranges(size, jobs, run.options.shard_bytes)
     if len(ranges) == 1:
@@ -197,7 +204,12 @@ def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceS
         acc, parsed = accumulate_blocks(blocks, fmt, run, report)
     else:
         reader.close()
-        acc, parsed = _run_shards(uri, fmt, run, ranges, progress)
+        acc, parsed = _run_shards(info, fmt, run, ranges, progress)
+    return finish_source(uri, fmt, acc, parsed)
+
+
+def finish_source(uri: str, fmt: str, acc: Accumulator, parsed: int) -> SourceStats:
+    """The statistics of a whole source, or SourceError when it holds no record at all."""
     if acc.blank == acc.last_line:
         raise SourceError(f"{uri}: empty: no records")
     if parsed == 0:
@@ -217,7 +229,7 @@ def shard_ranges(size: int | None, jobs: int, min_bytes: int) -> list[tuple[int,
 
 
 def run_range(
-    uri: str,
+    info: SourceInfo,
     fmt: str,
     run: Plan,
     start: int,
@@ -227,11 +239,13 @@ def run_range(
 ) -> tuple[Accumulator, int]:
     """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift).
 
-    Progress goes to ``counts`` (or, in a pool worker, to the counters it inherited).
+    The source is read at the version ``info`` describes. Progress goes to ``counts`` (or, in
+    a pool worker, to the counters it inherited).
     """
     counts = _worker_progress if counts is None else counts
     report = None if counts is None else reporter(counts, slot)
-    return accumulate_blocks(read_blocks(uri, start=start, end=end), fmt, run, report)
+    blocks = read_blocks(info.uri, start=start, end=end, expect=info)
+    return accumulate_blocks(blocks, fmt, run, report)
 
 
 def accumulate_blocks(
@@ -262,7 +276,7 @@ def _init_worker(counts: Any) -> None:
 
 
 def _run_shards(
-    uri: str,
+    info: SourceInfo,
     fmt: str,
     run: Plan,
     ranges: list[tuple[int, int | None]],
@@ -281,14 +295,19 @@ def _run_shards(
         initargs=(counts,),
     ) as pool:
         futures = [
-            pool.submit(run_range, uri, fmt, run, a, b, k)
+            pool.submit(run_range, info, fmt, run, a, b, k)
             for k, (a, b) in enumerate(ranges)
             if k > 0
         ]
-        first = run_range(uri, fmt, run, *ranges[0], slot=0, counts=counts)
+        first = run_range(info, fmt, run, *ranges[0], slot=0, counts=counts)
         shards = [first] + [future.result() for future in futures]
+    return merge_shards(shards)
+
+
+def merge_shards(shards: Iterable[tuple[Accumulator, int]]) -> tuple[Accumulator, int]:
+    """Merge the (accumulator, JSON lines) of one source's shards, given in file order."""
     total, parsed = Accumulator(), 0
-    for shard, shard_parsed in shards:  # in file order: each shard starts after the last
+    for shard, shard_parsed in shards:  # each shard's lines start after the last one's
         total.merge(shard.shift(total.last_line))
         parsed += shard_parsed
     return total, parsed
@@ -300,7 +319,7 @@ def _first_reason(acc: Accumulator) -> str:
     return reason(*acc.dropped_first[0])
 
 
-def _detect(reader: Iterator[LineBlock], fallback: str) -> tuple[str, Iterator[LineBlock]]:
+def peek_format(reader: Iterator[LineBlock], fallback: str) -> tuple[str, Iterator[LineBlock]]:
     """Decide the format from the first records; return it and all blocks, the read ones again.
 
     Blocks are read only until a record decides (usually the first), at most DETECT_LINES

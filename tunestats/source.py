@@ -7,8 +7,14 @@ standard input. Compression is inferred from the name. The file is streamed in b
 Hands to the next stage (formats): :class:`LineBlock` objects, each a list of raw lines (bytes,
 without the ``\\n``) and the 1-based number of its first line.
 
-Whole-source failures (cannot open, cannot decompress, not UTF-8 throughout) raise
-:class:`SourceError`; everything wrong with a single line is left to the formats stage.
+Whole-source failures (cannot open, cannot decompress, not UTF-8 throughout, changed while it
+was read) raise :class:`SourceError` with a one-line message; everything wrong with a single line
+is left to the formats stage.
+
+:func:`stat_source` gives a source's :class:`SourceInfo` (size, and the ``gs://`` generation or
+the modification time). Reading checks that version at the start and at the end, and reads a
+``gs://`` object at that one generation, so a source rewritten during a run is an error, never
+a mix of two versions.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 BLOCK_SIZE = 1 << 19
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -46,6 +52,25 @@ class LineBlock:
     lines: list[bytes]
 
 
+@dataclass(frozen=True)
+class SourceInfo:
+    """What identifies one version of a source: a rerun with equal info may reuse results."""
+
+    uri: str
+    size: int | None  # bytes as stored (compressed size for a compressed source)
+    generation: str | None = None  # the object generation, for gs://
+    mtime: float | None = None  # seconds since the epoch, when there is no generation
+
+    @property
+    def compressed(self) -> bool:
+        return _compression_for(self.uri) is not None
+
+    def same_version(self, other: SourceInfo) -> bool:
+        if self.generation is not None or other.generation is not None:
+            return self.generation == other.generation
+        return (self.size, self.mtime) == (other.size, other.mtime)
+
+
 def _compression_for(uri: str) -> str | None:
     lower = uri.lower()
     for suffix, name in ((".gz", "gzip"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zstd")):
@@ -54,25 +79,93 @@ def _compression_for(uri: str) -> str | None:
     return None
 
 
-def open_binary(uri: str) -> BinaryIO:
-    """Open ``uri`` for reading decompressed bytes; ``-`` is standard input."""
+def open_binary(uri: str, generation: str | None = None) -> BinaryIO:
+    """Open ``uri`` for reading decompressed bytes; ``-`` is standard input.
+
+    With ``generation``, a ``gs://`` object is read at that generation only.
+    """
     if uri == "-":
         return sys.stdin.buffer
     compression = _compression_for(uri)
     try:
         if _is_local(uri):
             return _open_local(uri, compression)
-        import fsspec  # only for URLs: a local run need not pay for importing it
-
+        if generation is not None and _is_gcs(uri):
+            fs = _filesystem(uri, version_aware=True)
+            raw = fs.open(f"{fs._strip_protocol(uri)}#{generation}", "rb")
+            return _decompress(raw, compression)
+        fsspec = _fsspec()
         return fsspec.open(uri, mode="rb", compression=compression).open()
-    except FileNotFoundError as exc:
-        raise SourceError(f"{uri}: no such file or object") from exc
-    except PermissionError as exc:
-        raise SourceError(f"{uri}: permission denied") from exc
-    except IsADirectoryError as exc:
-        raise SourceError(f"{uri}: is a directory, not a file") from exc
-    except (OSError, ValueError, ImportError) as exc:
-        raise SourceError(f"{uri}: cannot open: {exc}") from exc
+    except Exception as exc:
+        raise _open_error(uri, exc) from exc
+
+
+def _decompress(raw: BinaryIO, compression: str | None) -> BinaryIO:
+    if compression is None:
+        return raw
+    from fsspec.compression import compr
+
+    return compr[compression](raw, mode="rb")
+
+
+def _fsspec() -> Any:
+    """fsspec, imported only for URLs: a local run need not pay for it."""
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        # gcsfs reads this when imported; its default probes every bucket for a layout that
+        # emulators do not serve, and each probe waits about 60 s (CHOICES.md).
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    import fsspec
+
+    return fsspec
+
+
+def _filesystem(uri: str, **options: Any) -> Any:
+    fs, _ = _fsspec().core.url_to_fs(uri, **options)
+    return fs
+
+
+def _is_gcs(uri: str) -> bool:
+    return uri.startswith(("gs://", "gcs://"))
+
+
+def _open_error(uri: str, exc: BaseException) -> SourceError:
+    """One line that says what is wrong with opening ``uri``."""
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, FileNotFoundError):
+        if _is_gcs(uri) and not _bucket_exists(uri):
+            return SourceError(f"{uri}: no such bucket: {_bucket(uri)}")
+        return SourceError(f"{uri}: no such file or object")
+    if isinstance(exc, PermissionError) or "Forbidden" in str(exc) or _http_code(exc) == 403:
+        return SourceError(f"{uri}: access denied: {_first_line(exc)}")
+    if _http_code(exc) == 401:
+        return SourceError(f"{uri}: not authenticated (check the credentials): {_first_line(exc)}")
+    if isinstance(exc, IsADirectoryError):
+        return SourceError(f"{uri}: is a directory, not a file")
+    if isinstance(exc, (OSError, ValueError, ImportError)):
+        return SourceError(f"{uri}: cannot open: {_first_line(exc)}")
+    return SourceError(f"{uri}: cannot open: {type(exc).__name__}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _http_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) else None
+
+
+def _bucket(uri: str) -> str:
+    return uri.split("://", 1)[1].split("/", 1)[0]
+
+
+def _bucket_exists(uri: str) -> bool:
+    try:
+        return bool(_filesystem(uri).exists(_bucket(uri)))
+    except Exception:  # the question is only asked to word an error: assume it exists
+        return True
 
 
 def _is_local(uri: str) -> bool:
@@ -101,11 +194,25 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, 
 
 
 def _read_errors(uri: str) -> tuple[type[BaseException], ...]:
+    if not _is_local(uri) and uri != "-":
+        # Remote file systems raise their own types (HTTP, connection, auth errors) once
+        # their retries are spent; each ends the source with a one-line message.
+        return (Exception,)
     if _compression_for(uri) != "zstd":
         return _READ_ERRORS
     import zstandard
 
     return (*_READ_ERRORS, zstandard.ZstdError)
+
+
+def _read_error(uri: str, exc: BaseException) -> SourceError:
+    if _is_local(uri) or uri == "-":
+        return SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}")
+    if isinstance(exc, FileNotFoundError):
+        return SourceError(f"{uri}: the object changed or was deleted while it was read")
+    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or "zstd" in type(exc).__name__:
+        return SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}")
+    return SourceError(f"{uri}: cannot read: {type(exc).__name__}: {_first_line(exc)}")
 
 
 def _check_start(uri: str, head: bytes) -> tuple[bytes, int]:
@@ -124,27 +231,35 @@ def _check_start(uri: str, head: bytes) -> tuple[bytes, int]:
 
 
 def read_blocks(
-    uri: str, block_size: int = BLOCK_SIZE, start: int = 0, end: int | None = None
+    uri: str,
+    block_size: int = BLOCK_SIZE,
+    start: int = 0,
+    end: int | None = None,
+    expect: SourceInfo | None = None,
 ) -> Iterator[LineBlock]:
     """Yield the lines of ``uri`` in blocks; raise SourceError for whole-source failures.
 
     With a byte range, yield only the lines that *begin* in ``[start, end)``, numbered from 1:
     shards of one file then cover every line exactly once, whatever the cut points.
+    With ``expect`` (from :func:`stat_source`), a ``gs://`` object is read at that generation,
+    and a source whose version is no longer ``expect``'s when the reading ends is an error.
     """
     errors = _read_errors(uri)
-    stream = open_binary(uri)
+    stream = open_binary(uri, expect.generation if expect is not None else None)
     try:
         yield from _blocks(uri, stream, block_size, errors, start, end)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+    if expect is not None:
+        check_unchanged(expect)
 
 
 def _read(uri: str, stream: BinaryIO, size: int, errors: tuple[type[BaseException], ...]) -> bytes:
     try:
         return stream.read(size)
     except errors as exc:
-        raise SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}") from exc
+        raise _read_error(uri, exc) from exc
 
 
 def _skip_partial_line(
@@ -210,19 +325,71 @@ def _lines_before(lines: list[bytes], pos: int, limit: float) -> list[bytes]:
     return lines[:kept]
 
 
-def source_size(uri: str) -> int | None:
-    """Size in bytes of an uncompressed, seekable source; None when it cannot be split."""
-    if uri == "-" or _compression_for(uri) is not None:
-        return None
-    if _is_local(uri):
-        try:
-            return os.path.getsize(uri)
-        except OSError:
-            return None
-    import fsspec
-
+def stat_source(uri: str) -> SourceInfo:
+    """Size and version of ``uri``; raise SourceError when it cannot be found or opened."""
+    if uri == "-":
+        return SourceInfo(uri, None)
     try:
-        fs, path = fsspec.core.url_to_fs(uri)
-        return int(fs.size(path))
-    except (OSError, ValueError, TypeError):
+        if _is_local(uri):
+            st = os.stat(uri)
+            if os.path.isdir(uri):
+                raise IsADirectoryError(uri)
+            return SourceInfo(uri, st.st_size, mtime=st.st_mtime)
+        info = _filesystem(uri).info(uri)
+    except Exception as exc:
+        raise _open_error(uri, exc) from exc
+    if info.get("type") == "directory":
+        raise SourceError(f"{uri}: is a directory or prefix, not a file")
+    return info_of(uri, info)
+
+
+def info_of(uri: str, info: dict[str, Any]) -> SourceInfo:
+    """A SourceInfo from an fsspec ``info``/``find`` entry."""
+    size = info.get("size")
+    generation = info.get("generation")
+    return SourceInfo(
+        uri,
+        None if size is None else int(size),
+        generation=None if generation in (None, "") else str(generation),
+        mtime=None if generation else _mtime(info),
+    )
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    for key in ("mtime", "LastModified", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def check_unchanged(expect: SourceInfo) -> None:
+    """Raise SourceError when the source is no longer the version ``expect`` describes."""
+    try:
+        now = stat_source(expect.uri)
+    except SourceError as exc:
+        raise SourceError(f"{expect.uri}: changed while it was read: {exc}") from exc
+    if not now.same_version(expect):
+        raise SourceError(
+            f"{expect.uri}: changed while it was read ({_version(expect)} became "
+            f"{_version(now)}); run again"
+        )
+
+
+def _version(info: SourceInfo) -> str:
+    if info.generation is not None:
+        return f"generation {info.generation}"
+    return f"size {info.size}, modified {info.mtime}"
+
+
+def splittable_size(info: SourceInfo) -> int | None:
+    """Size in bytes of an uncompressed, seekable source; None when it cannot be split."""
+    if info.uri == "-" or info.compressed:
         return None
+    return info.size

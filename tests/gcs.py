@@ -1,0 +1,79 @@
+"""A real GCS server for the tests: gcp-storage-emulator, in this process, on 127.0.0.1.
+
+gcsfs (and Google's own clients) find it through ``STORAGE_EMULATOR_HOST``, exactly as they
+would find any emulator; nothing in tunestats is replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+# Read by gcsfs when it is imported: without it every bucket call against an emulator waits
+# about 60 s for a layout probe (see docs/CHOICES.md).
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class GcsServer:
+    """One emulator on its own port; ``stop()``/``start()`` to fake an outage."""
+
+    port: int = field(default_factory=free_port)
+    server: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> GcsServer:
+        from gcp_storage_emulator.server import create_server
+
+        # The emulator logs a traceback whenever a client closes a connection early.
+        logging.getLogger("gcp_storage_emulator").setLevel(logging.CRITICAL)
+        self.server = create_server("127.0.0.1", self.port, in_memory=True)
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@dataclass
+class Bucket:
+    """A fresh bucket on a running server, with helpers to put and rewrite objects."""
+
+    fs: Any
+    name: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:12]}")
+
+    def create(self) -> Bucket:
+        self.fs.mkdir(self.name)
+        return self
+
+    def uri(self, key: str) -> str:
+        return f"gs://{self.name}/{key}"
+
+    def put(self, key: str, data: bytes) -> str:
+        self.fs.pipe_file(f"{self.name}/{key}", data)
+        return self.uri(key)
+
+    def generation(self, key: str) -> str:
+        return str(self.fs.info(f"{self.name}/{key}", refresh=True)["generation"])
+
+
+def gcs_filesystem() -> Any:
+    import gcsfs
+
+    # A fresh, uncached instance: listings must not come from another test's cache.
+    return gcsfs.GCSFileSystem(skip_instance_cache=True, cache_timeout=0)

@@ -1,0 +1,90 @@
+"""ExampleBatch: the columns that both parsing paths hand to counting.
+
+The per-line path (``formats``) and the Arrow path (``arrow_blocks``) each turn a block of lines
+into one of these: a flat list of texts with, for each text, its example and its side (input
+or output), and per-example message counts, characters and media. Everything after this point
+(tokenizing, the too-long rule, accumulating) has one path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formats import Example
+
+
+@dataclass
+class ExampleBatch:
+    lines: np.ndarray  # int64, the line of each example, increasing
+    messages: np.ndarray  # int64 per example
+    characters: np.ndarray  # int64 per example
+    billable_characters: np.ndarray  # int64 per example
+    images: np.ndarray  # int64 per example
+    other_media: np.ndarray  # int64 per example
+    texts: list[str]  # every text to tokenize
+    owner: np.ndarray  # int64 per text: index of its example
+    output: np.ndarray  # bool per text: written by the model
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def _ints(values: list[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
+
+
+def from_examples(examples: list[Example]) -> ExampleBatch:
+    texts: list[str] = []
+    owner: list[int] = []
+    output: list[bool] = []
+    for i, e in enumerate(examples):
+        texts += e.inputs
+        texts += e.outputs
+        owner += [i] * (len(e.inputs) + len(e.outputs))
+        output += [False] * len(e.inputs) + [True] * len(e.outputs)
+    return ExampleBatch(
+        lines=_ints([e.line for e in examples]),
+        messages=_ints([e.messages for e in examples]),
+        characters=_ints([e.characters for e in examples]),
+        billable_characters=_ints([e.billable_characters for e in examples]),
+        images=_ints([e.images for e in examples]),
+        other_media=_ints([e.other_media for e in examples]),
+        texts=texts,
+        owner=_ints(owner),
+        output=np.asarray(output, dtype=bool),
+    )
+
+
+def concat(batches: list[ExampleBatch]) -> ExampleBatch:
+    """One batch of all examples, in line order (the inputs cover disjoint lines)."""
+    batches = [b for b in batches if len(b)]
+    if len(batches) == 1:
+        return batches[0]
+    if not batches:
+        return from_examples([])
+    offsets = np.cumsum([0] + [len(b) for b in batches[:-1]])
+    lines = np.concatenate([b.lines for b in batches])
+    order = np.argsort(lines, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))  # new position of each example
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([getattr(b, name) for b in batches])[order]
+
+    texts: list[str] = []
+    for b in batches:
+        texts += b.texts
+    owner = np.concatenate([b.owner + off for b, off in zip(batches, offsets)])
+    return ExampleBatch(
+        lines=lines[order],
+        messages=column("messages"),
+        characters=column("characters"),
+        billable_characters=column("billable_characters"),
+        images=column("images"),
+        other_media=column("other_media"),
+        texts=texts,
+        owner=rank[owner],
+        output=np.concatenate([b.output for b in batches]),
+    )
