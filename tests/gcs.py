@@ -47,7 +47,40 @@ class GcsServer:
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
-            self.server = None
+
+    def restart(self) -> None:
+        """Serve again on the same port, with the same objects (after ``stop()``)."""
+        from gcp_storage_emulator.server import APIThread
+
+        self.server._api = APIThread("127.0.0.1", self.port, self.server._storage)
+        self.server.start()
+
+
+class RequestLog:
+    """Records the Range header of every GET the emulator serves (to see streamed reads)."""
+
+    def __init__(self) -> None:
+        self.ranges: list[str | None] = []
+
+    def __enter__(self) -> RequestLog:
+        import gcp_storage_emulator.server as emulator
+
+        self._original = emulator.RequestHandler
+        log = self.ranges
+
+        class Logged(emulator.RequestHandler):  # type: ignore[misc, valid-type]
+            def do_GET(self) -> None:
+                if "/download/" in self.path:
+                    log.append(self.headers.get("Range"))
+                super().do_GET()
+
+        emulator.RequestHandler = Logged
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gcp_storage_emulator.server as emulator
+
+        emulator.RequestHandler = self._original
 
 
 @dataclass

@@ -39,13 +39,20 @@ from .pipeline import (
 )
 from .progress import Progress, reporter
 from .report import tuning_data_stats
-from .source import SourceError, SourceInfo, info_of, read_blocks, splittable_size
+from .source import (
+    SourceError,
+    SourceInfo,
+    info_of,
+    read_blocks,
+    splittable_size,
+    stat_source,
+)
 
 # What a prefix (a directory, or gs://bucket/path/) expands to: the dataset files under it.
 DATASET_SUFFIXES = (".jsonl", ".ndjson")
 COMPRESSED_SUFFIXES = ("", ".gz", ".bz2", ".xz", ".zst")
-# In a batch a file is split only when each range gets at least this much: datasets already
-# keep the cores busy, and fewer ranges mean fewer requests to the store.
+# The smallest byte range of a split dataset in tunestats.beam, where workers are machines and
+# each range costs a task. (The local batch splits like ``stats --jobs``: Options.shard_bytes.)
 BATCH_SHARD_BYTES = 64 << 20
 RECORD_SUFFIX = ".stats.json"
 SUMMARY_NAME = "summary"
@@ -163,10 +170,10 @@ def record_path(dest: str, uri: str) -> str:
         scheme, rest = uri.split("://", 1)
     else:
         scheme, rest = "local", os.path.abspath(uri.removeprefix("file://"))
-    return _join(dest, scheme, rest.lstrip("/") + RECORD_SUFFIX)
+    return join_path(dest, scheme, rest.lstrip("/") + RECORD_SUFFIX)
 
 
-def _join(dest: str, *parts: str) -> str:
+def join_path(dest: str, *parts: str) -> str:
     return "/".join([dest.rstrip("/"), *parts])
 
 
@@ -182,8 +189,13 @@ def options_key(run: Plan) -> dict[str, Any]:
 
 
 def count_whole(info: SourceInfo, run: Plan, report: Any = None) -> dict[str, Any]:
-    """Detect, read and count one dataset in this process; return its record."""
+    """Detect, read and count one dataset in this process; return its record.
+
+    The dataset is stat'ed again first: one rewritten since it was listed is counted as it is
+    now, and its record names the version that was read.
+    """
     try:
+        info = stat_source(info.uri)
         reader = read_blocks(info.uri, expect=info)
         fmt, blocks = (
             (run.options.format, reader)
@@ -231,6 +243,7 @@ def make_record(
         return error_record(info, exc)
     stats = make_stats(run, source)
     r = source.result
+    outputs = r.output_tokens if stats.task == "supervised" else None  # SPEC §6: none reported
     return {
         **_version(info),
         "format": fmt,
@@ -247,8 +260,8 @@ def make_record(
             "billable_tokens": r.billable_tokens,
             "input_p95": r.input_tokens.p95 if r.input_tokens else None,
             "input_max": r.input_tokens.max if r.input_tokens else None,
-            "output_p95": r.output_tokens.p95 if r.output_tokens else None,
-            "output_max": r.output_tokens.max if r.output_tokens else None,
+            "output_p95": outputs.p95 if outputs else None,
+            "output_max": outputs.max if outputs else None,
         },
         "tuningDataStats": tuning_data_stats(stats, source),
     }
@@ -304,24 +317,15 @@ def run_batch(
     """
     run = plan(Options(**options))
     expansions = [s if isinstance(s, Expansion) else _expand_one(s) for s in sources]
-    rows: dict[str, Row] = {}
-    order: list[str] = []
+    work = plan_batch(expansions)
+    rows: dict[str, Row] = dict(work.failed)
     todo: list[SourceInfo] = []
-    for expansion in expansions:
-        if expansion.error is not None:
-            order.append(expansion.source)
-            rows[expansion.source] = Row(
-                uri=expansion.source, status="failed", error=expansion.error
-            )
-        for info in expansion.datasets:
-            if info.uri in rows or any(t.uri == info.uri for t in todo):
-                continue  # named twice: counted once
-            order.append(info.uri)
-            kept = None if force else _reusable(dest, info, run)
-            if kept is not None:
-                rows[info.uri] = row_of(kept, "unchanged", record_path(dest, info.uri))
-            else:
-                todo.append(info)
+    for info in work.datasets:
+        kept = None if force else _reusable(dest, info, run)
+        if kept is not None:
+            rows[info.uri] = row_of(kept, "unchanged", record_path(dest, info.uri))
+        else:
+            todo.append(info)
     jobs = run.options.jobs or os.cpu_count() or 1
     records = _count_all(todo, run, jobs, progress)
     for info in todo:
@@ -329,17 +333,45 @@ def run_batch(
         path = None
         if "error" not in record:
             path = record_path(dest, info.uri)
-            _write(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
+            write_bytes(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
         rows[info.uri] = row_of(record, "computed", path)
-    ordered = [rows[uri] for uri in order]
+    ordered = [rows[uri] for uri in work.order]
     jsonl, parquet = write_summary(dest, ordered)
     return BatchResult(ordered, jsonl, parquet)
+
+
+@dataclass
+class BatchPlan:
+    """The expanded SOURCE arguments: datasets to count, in order, and the sources that failed."""
+
+    order: list[str]  # summary order: every dataset once, and each failed source
+    failed: dict[str, Row]  # rows of sources that name no dataset, by source
+    datasets: list[SourceInfo]  # to count, each once
+
+
+def plan_batch(expansions: Sequence[Expansion]) -> BatchPlan:
+    """Datasets in the order of their SOURCE arguments, each once (where first named)."""
+    result = BatchPlan([], {}, [])
+    seen: set[str] = set()
+    for expansion in expansions:
+        if expansion.error is not None:
+            result.order.append(expansion.source)
+            result.failed[expansion.source] = Row(
+                uri=expansion.source, status="failed", error=expansion.error
+            )
+        for info in expansion.datasets:
+            if info.uri in seen or info.uri in result.failed:
+                continue  # named twice: counted once
+            seen.add(info.uri)
+            result.order.append(info.uri)
+            result.datasets.append(info)
+    return result
 
 
 def _reusable(dest: str, info: SourceInfo, run: Plan) -> dict[str, Any] | None:
     """The record under DEST when it is for this version of the dataset and these options."""
     try:
-        record = json.loads(_read(record_path(dest, info.uri)))
+        record = json.loads(read_bytes(record_path(dest, info.uri)))
         kept = SourceInfo(info.uri, record["size"], record["generation"], record["mtime"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -403,7 +435,7 @@ class _Scheduler:
         ) as pool:
             pending: dict[Future, tuple[str, SourceInfo, int]] = {}
             for info in self.todo:
-                if len(split_ranges(info, self.jobs, BATCH_SHARD_BYTES)) > 1:
+                if len(split_ranges(info, self.jobs, self.run.options.shard_bytes)) > 1:
                     pending[pool.submit(_detect_task, info)] = ("detect", info, 0)
                 else:
                     pending[pool.submit(_whole_task, info)] = ("whole", info, 0)
@@ -433,11 +465,12 @@ class _Scheduler:
             if isinstance(outcome, dict):  # an error record
                 self._finish(info, outcome)
                 return
-            ranges = split_ranges(info, self.jobs, BATCH_SHARD_BYTES)
-            self.formats[info.uri] = outcome
+            fmt, info = outcome
+            ranges = split_ranges(info, self.jobs, self.run.options.shard_bytes)
+            self.formats[info.uri] = fmt
             self.shards[info.uri] = [None] * len(ranges)
             for r, (start, end) in enumerate(ranges):
-                task = pool.submit(_range_task, info, outcome, start, end)
+                task = pool.submit(_range_task, info, fmt, start, end)
                 pending[task] = ("range", info, r)
         elif info.uri not in self.records:  # a range; the first error settles the dataset
             if isinstance(outcome, dict):
@@ -475,9 +508,10 @@ def _whole_task(info: SourceInfo) -> dict[str, Any]:
     return count_whole(info, _worker["run"], _worker["report"])
 
 
-def _detect_task(info: SourceInfo) -> str | dict[str, Any]:
+def _detect_task(info: SourceInfo) -> tuple[str, SourceInfo] | dict[str, Any]:
     try:
-        return detect(info, _worker["run"])
+        info = stat_source(info.uri)  # as in count_whole: count the dataset as it is now
+        return detect(info, _worker["run"]), info
     except Exception as exc:
         return error_record(info, exc)
 
@@ -496,11 +530,11 @@ def _range_task(
 
 def write_summary(dest: str, rows: list[Row]) -> tuple[str, str]:
     """DEST/summary.jsonl and DEST/summary.parquet, one row per dataset, in input order."""
-    jsonl = _join(dest, SUMMARY_NAME + ".jsonl")
-    parquet = _join(dest, SUMMARY_NAME + ".parquet")
+    jsonl = join_path(dest, SUMMARY_NAME + ".jsonl")
+    parquet = join_path(dest, SUMMARY_NAME + ".parquet")
     lines = [json.dumps(asdict(row), ensure_ascii=False) for row in rows]
-    _write(jsonl, ("\n".join(lines) + "\n").encode() if lines else b"")
-    _write(parquet, _parquet_bytes(rows))
+    write_bytes(jsonl, ("\n".join(lines) + "\n").encode() if lines else b"")
+    write_bytes(parquet, _parquet_bytes(rows))
     return jsonl, parquet
 
 
@@ -522,7 +556,7 @@ def _parquet_bytes(rows: list[Row]) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _write(path: str, data: bytes) -> None:
+def write_bytes(path: str, data: bytes) -> None:
     """Write a whole file, local (atomically: never a half record) or through fsspec."""
     if "://" not in path or path.startswith("file://"):
         local = path.removeprefix("file://")
@@ -538,7 +572,7 @@ def _write(path: str, data: bytes) -> None:
     fs.pipe_file(fs._strip_protocol(path), data)
 
 
-def _read(path: str) -> bytes:
+def read_bytes(path: str) -> bytes:
     if "://" not in path or path.startswith("file://"):
         with open(path.removeprefix("file://"), "rb") as f:
             return f.read()
@@ -589,6 +623,7 @@ def table(rows: list[Row]) -> str:
 
 
 __all__ = [
+    "BatchPlan",
     "BatchResult",
     "Expansion",
     "Row",
@@ -597,8 +632,10 @@ __all__ = [
     "detect",
     "expand",
     "make_record",
-    "merge_shards",
+    "plan_batch",
+    "read_bytes",
     "record_path",
     "run_batch",
     "split_ranges",
+    "write_bytes",
 ]

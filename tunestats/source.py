@@ -209,7 +209,7 @@ def _read_error(uri: str, exc: BaseException) -> SourceError:
     if _is_local(uri) or uri == "-":
         return SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}")
     if isinstance(exc, FileNotFoundError):
-        return SourceError(f"{uri}: the object changed or was deleted while it was read")
+        return SourceError(f"{uri}: changed while it was read: this generation is gone")
     if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or "zstd" in type(exc).__name__:
         return SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}")
     return SourceError(f"{uri}: cannot read: {type(exc).__name__}: {_first_line(exc)}")

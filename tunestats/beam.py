@@ -1,0 +1,517 @@
+"""Beam: the statistics of many datasets as an Apache Beam pipeline (the ``beam`` extra).
+
+:class:`ComputeStats` turns a PCollection of datasets (uri strings or :class:`SourceInfo`) into
+``(uri, record)`` pairs, where ``record`` is exactly the dict ``tunestats batch`` makes for the
+dataset (:func:`tunestats.batch.make_record`), or its :func:`~tunestats.batch.error_record`.
+A large uncompressed dataset is cut into byte ranges that any worker may count;
+:class:`ShardCombineFn` merges their exact accumulators back in file order, whatever order and
+grouping Beam combines them in. A dataset that fails becomes its error record; the others go on.
+
+``python -m tunestats.beam SOURCE... --out DEST [Beam options]`` is ``tunestats batch`` on any
+Beam runner (DirectRunner by default, DataflowRunner in the cloud): the same records and the
+same summary under DEST, without the reuse of unchanged records.
+
+Hands on: ``(uri, record)`` pairs; from the command, the files under DEST.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import apache_beam as beam
+
+from . import batch
+from .accumulate import Accumulator
+from .pipeline import Options, plan
+from .source import SourceInfo, splittable_size, stat_source
+
+Record = dict[str, Any]
+_FAILED = "failed"  # the tag of the error records of datasets that never got to counting
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+# --- what travels between the steps --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """One byte range of one dataset: what one worker counts."""
+
+    info: SourceInfo
+    fmt: str
+    index: int  # position among the dataset's ranges, in file order
+    count: int  # how many ranges the dataset has
+    start: int
+    end: int | None
+
+
+@dataclass
+class Shard:
+    """A counted range: its accumulator (lines numbered from 1) and JSON lines, or its error."""
+
+    info: SourceInfo
+    fmt: str
+    index: int
+    count: int
+    acc: Accumulator | None = None
+    parsed: int = 0
+    error: Record | None = None
+
+
+@dataclass
+class Segment:
+    """Ranges ``first``..``last`` of a dataset, merged; lines numbered from the first's start."""
+
+    first: int
+    last: int
+    acc: Accumulator
+    parsed: int
+
+
+@dataclass
+class Merging:
+    """:class:`ShardCombineFn`'s accumulator: contiguous segments in file order, or an error."""
+
+    info: SourceInfo | None = None
+    fmt: str | None = None
+    count: int = 0
+    segments: list[Segment] = field(default_factory=list)
+    error: tuple[int, Record] | None = None  # (range index, error record): the lowest index
+
+
+@dataclass
+class Counted:
+    """A whole dataset: its merged accumulator, or the error record of a range that failed."""
+
+    info: SourceInfo
+    fmt: str
+    acc: Accumulator | None
+    parsed: int
+    error: Record | None = None
+
+
+# --- merging ranges in file order ----------------------------------------------------------
+
+
+class ShardCombineFn(beam.CombineFn):
+    """Merge the shards of one dataset into the whole, in any order and grouping.
+
+    Each shard numbers its lines from 1, so a shard can only join its neighbour: the one
+    before shifts it by its line count (see :func:`tunestats.pipeline.merge_shards`). The
+    accumulator keeps contiguous segments and joins them as the gaps fill; joining neighbours
+    this way is the same left fold, so the result does not depend on Beam's order.
+    """
+
+    def create_accumulator(self) -> Merging:
+        return Merging()
+
+    def add_input(self, merging: Merging, shard: Shard) -> Merging:
+        _describe(merging, shard.info, shard.fmt, shard.count)
+        if shard.error is not None:
+            _fail(merging, shard.index, shard.error)
+        elif shard.acc is not None:
+            # Joining shifts and merges in place, and an input is not ours to change.
+            acc = copy.deepcopy(shard.acc)
+            _insert(merging, [Segment(shard.index, shard.index, acc, shard.parsed)])
+        return merging
+
+    def merge_accumulators(self, accumulators: Iterable[Merging]) -> Merging:
+        others = iter(accumulators)
+        merged = next(others)
+        for other in others:  # only the first accumulator may be changed
+            if other.info is not None:
+                _describe(merged, other.info, other.fmt or "", other.count)
+            if other.error is not None:
+                _fail(merged, *other.error)
+            _insert(merged, copy.deepcopy(other.segments))
+        return merged
+
+    def extract_output(self, merging: Merging) -> Counted:
+        if merging.info is None or merging.fmt is None:
+            raise ValueError("no shard to merge")
+        if merging.error is not None:
+            return Counted(merging.info, merging.fmt, None, 0, merging.error[1])
+        spans = [(s.first, s.last) for s in merging.segments]
+        if spans != [(0, merging.count - 1)]:
+            raise RuntimeError(
+                f"{merging.info.uri}: ranges {spans} of 0..{merging.count - 1} arrived; "
+                "shards were lost"
+            )
+        whole = merging.segments[0]
+        return Counted(merging.info, merging.fmt, whole.acc, whole.parsed)
+
+
+def _describe(merging: Merging, info: SourceInfo, fmt: str, count: int) -> None:
+    if merging.info is None:
+        merging.info, merging.fmt, merging.count = info, fmt, count
+
+
+def _fail(merging: Merging, index: int, record: Record) -> None:
+    # The lowest range's error, so that the record does not depend on the order of arrival.
+    if merging.error is None or index < merging.error[0]:
+        merging.error = (index, record)
+    merging.segments = []  # the counts of a failed dataset are never used
+
+
+def _insert(merging: Merging, segments: list[Segment]) -> None:
+    """Add segments the accumulator owns; join each to a neighbour that is now adjacent."""
+    if merging.error is not None:
+        return
+    joined: list[Segment] = []
+    for segment in sorted(merging.segments + segments, key=lambda s: s.first):
+        if joined and segment.first <= joined[-1].last:
+            raise ValueError(f"range {segment.first} arrived twice")
+        if joined and segment.first == joined[-1].last + 1:
+            joined[-1] = _join(joined[-1], segment)
+        else:
+            joined.append(segment)
+    merging.segments = joined
+
+
+def _join(before: Segment, after: Segment) -> Segment:
+    acc = before.acc.merge(after.acc.shift(before.acc.last_line))
+    return Segment(before.first, after.last, acc, before.parsed + after.parsed)
+
+
+# --- the steps -------------------------------------------------------------------------------
+
+
+def dataset_ranges(info: SourceInfo, shard_bytes: int) -> list[tuple[int, int | None]]:
+    """Byte ranges of about ``shard_bytes`` or more; one for a small or compressed dataset."""
+    # As many jobs as ranges of shard_bytes fit: the size alone decides, not the cores here.
+    jobs = max(1, (splittable_size(info) or 0) // shard_bytes)
+    return batch.split_ranges(info, jobs, shard_bytes)
+
+
+def _uri_keyed(item: Any) -> tuple[str, Any]:
+    return (item.uri if isinstance(item, SourceInfo) else item), item
+
+
+def _one_of(uri: str, items: Iterable[Any]) -> Any:
+    """A dataset named twice is counted once (its ranges would meet in one combine)."""
+    named = list(items)
+    return next((i for i in named if isinstance(i, SourceInfo)), named[0])
+
+
+class _WithPlan(beam.DoFn):
+    """A DoFn with the run's Plan, built once per worker instance (a Plan is not picklable)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    def setup(self) -> None:
+        self.run = plan(Options(**self.options))
+
+
+class _PlanRanges(_WithPlan):
+    """Stat a dataset, detect its format and cut it into ranges; an error becomes its record."""
+
+    def __init__(self, options: dict[str, Any], shard_bytes: int) -> None:
+        super().__init__(options)
+        self.shard_bytes = shard_bytes
+
+    def process(self, item: Any) -> Iterator[Any]:
+        info = item if isinstance(item, SourceInfo) else SourceInfo(item, None)
+        try:
+            info = stat_source(info.uri)  # as tunestats batch: count the dataset as it is now
+            fmt = batch.detect(info, self.run)
+            ranges = dataset_ranges(info, self.shard_bytes)
+        except Exception as exc:
+            yield beam.pvalue.TaggedOutput(_FAILED, (info.uri, batch.error_record(info, exc)))
+            return
+        # Yielded outside the try: an error downstream must not pass for this dataset's.
+        for k, (start, end) in enumerate(ranges):
+            yield info.uri, Range(info, fmt, k, len(ranges), start, end)
+
+
+class _CountRange(_WithPlan):
+    def process(self, element: tuple[str, Range]) -> Iterator[tuple[str, Shard]]:
+        uri, r = element
+        try:
+            acc, parsed = batch.count_range(r.info, r.fmt, self.run, r.start, r.end)
+            shard = Shard(r.info, r.fmt, r.index, r.count, acc, parsed)
+        except Exception as exc:
+            shard = Shard(r.info, r.fmt, r.index, r.count, error=batch.error_record(r.info, exc))
+        yield uri, shard
+
+
+class _MakeRecord(_WithPlan):
+    def process(self, element: tuple[str, Counted]) -> Iterator[tuple[str, Record]]:
+        uri, counted = element
+        if counted.error is not None:
+            record = counted.error
+        else:
+            try:
+                record = batch.make_record(
+                    counted.info, self.run, counted.fmt, counted.acc, counted.parsed
+                )
+            except Exception as exc:
+                record = batch.error_record(counted.info, exc)
+        yield uri, record
+
+
+class ComputeStats(beam.PTransform):
+    """Datasets (uri strings or SourceInfo) in, ``(uri, record)`` out: one per dataset.
+
+    ``record`` is the dict ``tunestats batch`` writes for the dataset, or its error record
+    (with an ``"error"`` key). ``options`` are the fields of :class:`tunestats.Options`
+    (``tokenizer``, ``model``, ``task``, ``format``...); ``shard_bytes`` is the smallest byte
+    range of a split dataset. A dataset is stat'ed again when counted, like in the batch.
+    """
+
+    def __init__(self, *, shard_bytes: int = batch.BATCH_SHARD_BYTES, **options: Any) -> None:
+        super().__init__()
+        Options(**options).check()  # a bad option fails here, not on every worker
+        if not isinstance(shard_bytes, int) or shard_bytes < 1:
+            raise ValueError(f"shard_bytes must be a positive integer, not {shard_bytes!r}")
+        self.stat_options = dict(options)
+        self.shard_bytes = shard_bytes
+
+    def expand(self, datasets: beam.PCollection) -> beam.PCollection:
+        planned = (
+            datasets
+            | "ByUri" >> beam.Map(_uri_keyed)
+            | "GroupByUri" >> beam.GroupByKey()
+            | "Once" >> beam.MapTuple(_one_of)
+            | "Plan"
+            >> beam.ParDo(_PlanRanges(self.stat_options, self.shard_bytes)).with_outputs(
+                _FAILED, main="ranges"
+            )
+        )
+        counted = (
+            planned.ranges
+            | "Spread" >> beam.Reshuffle()  # the ranges of one file go to many workers
+            | "Count" >> beam.ParDo(_CountRange(self.stat_options))
+            | "Merge" >> beam.CombinePerKey(ShardCombineFn())
+            | "Record" >> beam.ParDo(_MakeRecord(self.stat_options))
+        )
+        return (counted, planned[_FAILED]) | "All" >> beam.Flatten()
+
+
+# --- the command: tunestats batch on a Beam runner -----------------------------------------
+
+
+class _WriteRecord(beam.DoFn):
+    """Write a dataset's record under DEST (as run_batch does) and hand on its summary row."""
+
+    def __init__(self, dest: str) -> None:
+        self.dest = dest
+
+    def process(self, element: tuple[str, Record]) -> Iterator[batch.Row]:
+        uri, record = element
+        path = None
+        if "error" not in record:
+            path = batch.record_path(self.dest, uri)
+            # Idempotent: a retried bundle rewrites the same bytes.
+            batch.write_bytes(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
+        yield batch.row_of(record, "computed", path)
+
+
+class _WriteSummary(beam.DoFn):
+    """Write the summary from all rows at once, in the order of the SOURCE arguments."""
+
+    def __init__(self, dest: str, order: list[str], failed: list[batch.Row]) -> None:
+        self.dest, self.order, self.failed = dest, order, failed
+
+    def process(self, rows: list[batch.Row]) -> Iterator[str]:
+        by_uri = {row.uri: row for row in [*self.failed, *rows]}
+        lost = [uri for uri in self.order if uri not in by_uri]
+        if lost:
+            raise RuntimeError(f"no result for {len(lost)} dataset(s), such as {lost[0]}")
+        jsonl, _ = batch.write_summary(self.dest, [by_uri[uri] for uri in self.order])
+        yield jsonl
+
+
+def build_pipeline(
+    pipeline: beam.Pipeline,
+    work: batch.BatchPlan,
+    dest: str,
+    *,
+    shard_bytes: int = batch.BATCH_SHARD_BYTES,
+    **options: Any,
+) -> None:
+    """Add the batch to ``pipeline``: count, write the records, then the summary.
+
+    The summary is written by the pipeline itself, after a global combine of the rows: no
+    temporary files under DEST, and it works wherever the workers can write DEST (the local
+    disk on the DirectRunner, gs:// on Dataflow). All rows meet in one worker (a few hundred
+    bytes per dataset).
+    """
+    rows = (
+        pipeline
+        | "Datasets" >> beam.Create(work.datasets)
+        | "Stats" >> ComputeStats(shard_bytes=shard_bytes, **options)
+        | "WriteRecords" >> beam.ParDo(_WriteRecord(dest))
+    )
+    _ = (
+        rows
+        | "AllRows" >> beam.combiners.ToList()
+        | "WriteSummary" >> beam.ParDo(_WriteSummary(dest, work.order, list(work.failed.values())))
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .formats import FORMATS, TASKS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tunestats.beam",
+        description="tunestats batch on an Apache Beam runner: one record per dataset and a "
+        "summary (JSONL and Parquet) under DEST. Beam's own options go to Beam, such as "
+        "--runner DataflowRunner --project P --region R --temp_location gs://B/tmp.",
+        allow_abbrev=False,  # a Beam option must never pass for an abbreviation of ours
+    )
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a file, a prefix (every *.jsonl or *.ndjson under it, compressed ones included) "
+        "or a glob such as 'gs://bucket/tuning/**/*.jsonl'",
+    )
+    parser.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
+    parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
+    parser.add_argument("--task", choices=TASKS, default="supervised")
+    parser.add_argument("--model", help="base model (default gemini-2.5-flash)")
+    parser.add_argument("--tokenizer", help="cl100k_base, o200k_base, gemini or hf:PATH")
+    parser.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
+    parser.add_argument("--epochs", type=_positive)
+    parser.add_argument("--batch-size", type=_positive)
+    parser.add_argument("--max-tokens-per-example", type=_positive, metavar="N")
+    parser.add_argument(
+        "--shard-bytes",
+        type=_positive,
+        default=batch.BATCH_SHARD_BYTES,
+        metavar="N",
+        help=f"smallest byte range of a split dataset (default {batch.BATCH_SHARD_BYTES})",
+    )
+    return parser
+
+
+def split_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split a command line into ours and Beam's, knowing which Beam options take a value.
+
+    argparse's parse_known_args cannot: in ``--runner DataflowRunner a.jsonl`` it would take
+    DataflowRunner for a SOURCE and hand Beam a bare ``--runner``.
+    """
+    flags = _beam_flags()
+    ours: list[str] = []
+    beams: list[str] = []
+    k = 0
+    while k < len(argv):
+        arg = argv[k]
+        nargs = flags.get(arg.split("=", 1)[0], "ours")
+        if nargs == "ours":
+            ours.append(arg)
+            k += 1
+            continue
+        beams.append(arg)
+        k += 1
+        value = "=" not in arg and k < len(argv) and nargs != 0
+        if value and (nargs is None or not argv[k].startswith("-")):
+            beams.append(argv[k])
+            k += 1
+    return ours, beams
+
+
+def _beam_flags() -> dict[str, Any]:
+    """Every option Beam knows, with its argparse ``nargs`` (0: a switch, None: one value)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    parsers: list[argparse.ArgumentParser] = []  # Beam's own parser, with every option class
+    PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)
+    actions = parsers[0]._option_string_actions
+    return {flag: a.nargs for flag, a in actions.items() if flag not in ("-h", "--help")}
+
+
+def _count_options(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("format", "task", "model", "tokenizer", "tokenizer_model", "epochs", "batch_size")
+    return {
+        **{name: getattr(args, name) for name in names},
+        "max_tokens_per_example": args.max_tokens_per_example,
+    }
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def _remote_problem(runner: str | None, dest: str, sources: Sequence[str]) -> str | None:
+    """Why a remote runner could not do this batch: its workers do not see local paths."""
+    if runner is None or "dataflow" not in runner.lower():
+        return None
+    local = [p for p in [dest, *sources] if _is_local(p)]
+    if local:
+        return f"{local[0]}: {runner} workers cannot read or write local paths; use gs://"
+    return None
+
+
+def _error(message: str) -> None:
+    print(f"tunestats.beam: error: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the batch on the Beam runner the options name; 0 all counted, 1 some failed."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    ours, beam_args = split_args(sys.argv[1:] if argv is None else list(argv))
+    args = build_parser().parse_args(ours)
+    options = _count_options(args)
+    try:
+        plan(Options(**options))  # an unknown model or tokenizer stops here, before any job
+    except ValueError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    pipeline_options = PipelineOptions(beam_args)
+    problem = _remote_problem(
+        pipeline_options.view_as(StandardOptions).runner, args.out, args.sources
+    )
+    if problem:
+        _error(problem)
+        return EXIT_USAGE
+
+    work = batch.plan_batch(batch.expand(args.sources))
+    if work.datasets:
+        with beam.Pipeline(options=pipeline_options) as pipeline:
+            build_pipeline(pipeline, work, args.out, shard_bytes=args.shard_bytes, **options)
+    else:  # nothing to count: no job to start
+        batch.write_summary(args.out, [work.failed[uri] for uri in work.order])
+
+    rows = read_summary(args.out)
+    failed = [row for row in rows if row.status == "failed"]
+    print(batch.table(rows))
+    print(
+        f"\n{len(rows)} datasets: {len(rows) - len(failed)} computed, {len(failed)} failed; "
+        f"summary in {batch.join_path(args.out, batch.SUMMARY_NAME)}.jsonl and .parquet"
+    )
+    for row in failed:
+        _error(row.error or row.uri)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def read_summary(dest: str) -> list[batch.Row]:
+    """The rows of DEST/summary.jsonl."""
+    data = batch.read_bytes(batch.join_path(dest, batch.SUMMARY_NAME + ".jsonl"))
+    return [batch.Row(**json.loads(line)) for line in data.decode().splitlines() if line]
+
+
+if __name__ == "__main__":
+    # Run the imported module, not __main__: the steps must pickle as tunestats.beam's own
+    # classes, which the workers import from the installed package.
+    from tunestats.beam import main as _main
+
+    sys.exit(_main())
