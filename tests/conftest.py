@@ -69,3 +69,21 @@ def bucket(gcs_server):
     from tests.gcs import Bucket, gcs_filesystem
 
     return Bucket(gcs_filesystem()).create()
+
+
+@pytest.fixture
+def emulator(tmp_path):
+    """A running TuningJob emulator with a fast schedule, its state under tmp_path/emulator."""
+    pytest.importorskip("starlette")
+    from tunestats.emulator import Emulator
+    from tunestats.emulator.lifecycle import Schedule
+
+    schedule = Schedule(pending=0.1, running=0.3, cancelling=0.2, operation=0.1)
+    emu = Emulator(
+        data_dir=str(tmp_path / "emulator"),
+        schedule=schedule,
+        tokenizer="cl100k_base",
+        allow_local_paths=True,
+    ).start()
+    yield emu
+    emu.stop()

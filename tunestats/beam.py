@@ -356,18 +356,8 @@ def build_pipeline(
     )
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from .formats import FORMATS, TASKS
+    from .cli import add_count_options, positive_int
 
     parser = argparse.ArgumentParser(
         prog="python -m tunestats.beam",
@@ -384,17 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
         "or a glob such as 'gs://bucket/tuning/**/*.jsonl'",
     )
     parser.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
-    parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
-    parser.add_argument("--task", choices=TASKS, default="supervised")
-    parser.add_argument("--model", help="base model (default gemini-2.5-flash)")
-    parser.add_argument("--tokenizer", help="cl100k_base, o200k_base, gemini or hf:PATH")
-    parser.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
-    parser.add_argument("--epochs", type=_positive)
-    parser.add_argument("--batch-size", type=_positive)
-    parser.add_argument("--max-tokens-per-example", type=_positive, metavar="N")
+    add_count_options(parser, local=False)
     parser.add_argument(
         "--shard-bytes",
-        type=_positive,
+        type=positive_int,
         default=batch.BATCH_SHARD_BYTES,
         metavar="N",
         help=f"smallest byte range of a split dataset (default {batch.BATCH_SHARD_BYTES})",

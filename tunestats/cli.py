@@ -9,6 +9,7 @@ dataset was counted (or was unchanged); 1 at least one failed (see the summary);
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("source", help="a path, - for stdin, or any fsspec URL (gs://...)")
     stats.add_argument("--validation", metavar="SOURCE", help="validation dataset")
-    _add_count_options(stats)
+    add_count_options(stats)
     stats.add_argument("--json", action="store_true", help="print only the JSON document")
     stats.add_argument("--strict", action="store_true", help="exit 3 if any example is dropped")
 
@@ -62,11 +63,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
     batch.add_argument("--force", action="store_true", help="recompute unchanged datasets too")
-    _add_count_options(batch)
+    add_count_options(batch)
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="a local Vertex AI TuningJob API that Google's clients can drive",
+        description="Serve projects.locations.tuningJobs (v1 and v1beta1) with tuningDataStats "
+        "computed by tunestats. Needs the 'emulator' extra.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8080, help="0 for a free port")
+    emulator.add_argument(
+        "--data-dir", metavar="DIR", help="where the SQLite state lives (default: a temp dir)"
+    )
+    emulator.add_argument(
+        "--allow-local-paths", action="store_true", help="accept dataset URIs that are not gs://"
+    )
+    emulator.add_argument("--tokenizer", help="as for stats (default: gemini, else cl100k_base)")
+    emulator.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
+    for stage, default in (("pending", 0.2), ("running", 0.5), ("cancelling", 0.2)):
+        emulator.add_argument(
+            f"--{stage}-seconds",
+            type=float,
+            default=default,
+            metavar="S",
+            help=f"seconds a job stays {stage.upper()} at least (default {default})",
+        )
     return parser
 
 
-def _add_count_options(parser: argparse.ArgumentParser) -> None:
+def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> None:
+    """The options that decide how datasets are counted; ``local`` adds --jobs and --quiet."""
     from .formats import FORMATS, TASKS
 
     parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
@@ -78,11 +105,13 @@ def _add_count_options(parser: argparse.ArgumentParser) -> None:
         "is found, else cl100k_base estimates)",
     )
     parser.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
-    parser.add_argument("--epochs", type=_positive)
-    parser.add_argument("--batch-size", type=_positive)
-    parser.add_argument("--max-tokens-per-example", type=_positive, metavar="N")
+    parser.add_argument("--epochs", type=positive_int)
+    parser.add_argument("--batch-size", type=positive_int)
+    parser.add_argument("--max-tokens-per-example", type=positive_int, metavar="N")
+    if not local:
+        return
     parser.add_argument(
-        "--jobs", type=_positive, metavar="N", help="worker processes (default: all cores)"
+        "--jobs", type=positive_int, metavar="N", help="worker processes (default: all cores)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -113,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "batch":
         return _batch(args)
+    if args.command == "emulator":
+        return _emulator(args)
     return _stats(args)
 
 
@@ -200,6 +231,27 @@ def _batch(args: argparse.Namespace) -> int:
     for row in result.failed:
         _error(row.error or row.uri)
     return EXIT_SOURCE if result.failed else EXIT_OK
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    try:
+        from .emulator import serve
+        from .emulator.lifecycle import Schedule
+    except ImportError as exc:
+        _error(f"the emulator needs its extra: pip install 'tunestats[emulator]' ({exc})")
+        return EXIT_USAGE
+    schedule = Schedule(args.pending_seconds, args.running_seconds, args.cancelling_seconds)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            allow_local_paths=args.allow_local_paths,
+            schedule=schedule,
+            tokenizer=args.tokenizer,
+            tokenizer_model=args.tokenizer_model,
+        )
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,0 +1,19 @@
+"""A local Vertex AI TuningJob emulator that Google's own clients can drive (extra ``emulator``).
+
+``tunestats emulator`` serves ``projects.locations.tuningJobs`` (create, get, list, cancel,
+rebaseTunedModel) and their long-running operations under ``/v1/``, ``/v1beta1/`` and ``/ui/``,
+validates requests as Vertex does, reads the datasets with tunestats (``gs://`` through gcsfs)
+and fills ``tuningDataStats``. State lives in SQLite, so a restarted emulator keeps every job.
+
+The modules, in the order a request meets them:
+``app`` (HTTP routes, Google's JSON conventions, errors) -> ``messages`` (proto3 JSON through
+the protos that google-cloud-aiplatform ships) -> ``validate`` (Vertex's rules) -> ``store``
+(SQLite) -> ``lifecycle`` (the schedule of states, counting the datasets) and ``filters`` (the
+``filter`` of list). ``server`` runs it all under uvicorn.
+"""
+
+from __future__ import annotations
+
+from .server import Emulator, serve
+
+__all__ = ["Emulator", "serve"]

@@ -1,0 +1,426 @@
+"""App: the HTTP face of the emulator (an ASGI app on Starlette).
+
+Routes ``projects.locations.tuningJobs`` and their operations under ``/v1/``, ``/v1beta1/``
+and ``/ui/`` (where Google's REST transports poll operations) to small handlers, each one
+transaction on the store; also the experiment context that a job names
+(``metadataStores.contexts.get``), which vertexai's ``TuningJob.refresh()`` loads. Bodies and
+replies follow Google's JSON conventions (see ``messages``); every error is a
+``google.rpc.Status`` body with its HTTP status.
+
+Hands to the client: JSON. Takes from ``server``: a :class:`Service` (store, schedule, options).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from . import messages
+from .filters import FilterError, parse_filter
+from .lifecycle import ENDED, Schedule, request_cancel, timestamp
+from .messages import ApiError, invalid
+from .store import Job, Operation, Store
+from .validate import strip_output_only, validate_job
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_WAIT_SECONDS = 30.0
+
+_SEGMENT = r"[^/:]+"
+_PARENT = rf"projects/{_SEGMENT}/locations/{_SEGMENT}"
+_JOB = rf"{_PARENT}/tuningJobs/{_SEGMENT}"
+_OPERATION = rf"{_PARENT}(?:/tuningJobs/{_SEGMENT})?/operations/{_SEGMENT}"
+_CONTEXT = rf"{_PARENT}/metadataStores/{_SEGMENT}/contexts/{_SEGMENT}"
+EXPERIMENT_PREFIX = "tuning-experiment-"  # how lifecycle names the experiment of a job
+
+
+@dataclass
+class Service:
+    """What the handlers share: the store, the schedule, the options of the emulator."""
+
+    store: Store
+    schedule: Schedule
+    allow_local_paths: bool = False
+    clock: Callable[[], int] = time.time_ns
+
+
+# (method, pattern of the path after the version, handler name); versions: v1, v1beta1, ui.
+ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs"), "create"),
+    ("GET", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs"), "list"),
+    ("POST", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs:rebaseTunedModel"), "rebase"),
+    ("GET", re.compile(rf"(?P<name>{_JOB})"), "get"),
+    ("POST", re.compile(rf"(?P<name>{_JOB}):cancel"), "cancel"),
+    ("GET", re.compile(rf"(?P<name>{_OPERATION})"), "get_operation"),
+    ("POST", re.compile(rf"(?P<name>{_OPERATION}):cancel"), "cancel_operation"),
+    ("POST", re.compile(rf"(?P<name>{_OPERATION}):wait"), "wait_operation"),
+    ("GET", re.compile(rf"(?P<name>{_OPERATION}):wait"), "wait_operation"),
+    ("GET", re.compile(rf"(?P<name>{_CONTEXT})"), "get_context"),
+]
+JOB_HANDLERS = {"create", "list", "rebase", "get", "cancel", "get_context"}  # not under /ui/
+
+
+def create_app(service: Service) -> Starlette:
+    async def dispatch(request: Request) -> JSONResponse:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            version, handler, params = _route(request.method, request.url.path)
+            body = await _body(request)
+            reply = await run_in_threadpool(
+                handler, service, version, params, body, dict(request.query_params)
+            )
+            return JSONResponse(reply)
+        except ApiError as exc:
+            return JSONResponse(exc.body(), status_code=exc.http)
+        except Exception as exc:  # a bug: still a google.rpc.Status, never a bare 500 page
+            error = ApiError("INTERNAL", f"Internal error: {type(exc).__name__}: {exc}")
+            return JSONResponse(error.body(), status_code=error.http)
+
+    return Starlette(
+        routes=[Route("/{path:path}", dispatch, methods=["GET", "POST", "DELETE", "PATCH"])]
+    )
+
+
+def _route(method: str, path: str) -> tuple[str, Callable[..., Any], dict[str, str]]:
+    version, _, rest = path.lstrip("/").partition("/")
+    if version not in ("v1", "v1beta1", "ui"):
+        raise ApiError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
+    matched_path = False
+    for verb, pattern, name in ROUTES:
+        match = pattern.fullmatch(rest)
+        if match is None or (version == "ui" and name in JOB_HANDLERS):
+            continue
+        matched_path = True
+        if verb == method:
+            return version, HANDLERS[name], match.groupdict()
+    if matched_path:
+        raise ApiError("UNIMPLEMENTED", f"Method {method} is not allowed on {path}.")
+    raise ApiError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise invalid(f"Invalid JSON payload received. {exc}") from None
+
+
+def _enums_as_ints(query: dict[str, str]) -> bool:
+    return "enum-encoding=int" in query.get("$alt", "")
+
+
+def _job_reply(version: str, job: Job, query: dict[str, str]) -> dict[str, Any]:
+    api = "v1beta1" if version == "v1beta1" else "v1"
+    return messages.render(api, "TuningJob", job.doc, _enums_as_ints(query))
+
+
+# --- tuningJobs ------------------------------------------------------------------------------
+
+
+def create(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    job = messages.parse(version, "TuningJob", body)
+    return _job_reply(version, new_job(service, version, params["parent"], job), query)
+
+
+def new_job(service: Service, version: str, parent: str, job: dict[str, Any]) -> Job:
+    """Validate a TuningJob (canonical form) and store it as PENDING."""
+    job = strip_output_only(job)
+    plan = validate_job(
+        job, allow_local_paths=service.allow_local_paths, tuned_models=_tuned_models(service)
+    )
+    now = service.clock()
+
+    def make_doc(name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            **job,
+            "state": "JOB_STATE_PENDING",
+            "createTime": timestamp(now),
+            "updateTime": timestamp(now),
+        }
+
+    return service.store.insert_job(parent, version, now, plan.__dict__, make_doc)
+
+
+def _tuned_models(service: Service) -> dict[str, str]:
+    """Models tuned by succeeded jobs (name without @version) -> their base model."""
+    out = {}
+    for job in service.store.jobs():
+        model = job.doc.get("tunedModel", {}).get("model")
+        if model and job.state == "JOB_STATE_SUCCEEDED":
+            out[model.split("@", 1)[0]] = job.plan["model"]
+    return out
+
+
+def get(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    return _job_reply(version, _find_job(service, params["name"]), query)
+
+
+def _find_job(service: Service, name: str) -> Job:
+    job = service.store.get_job(name)
+    if job is None:
+        raise ApiError("NOT_FOUND", f"The TuningJob does not exist: {name}")
+    return job
+
+
+def list_jobs(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    size = _page_size(query.get("pageSize") or query.get("page_size"))
+    text = query.get("filter", "")
+    try:
+        keep = parse_filter(text)
+    except FilterError as exc:
+        raise invalid(f"Invalid filter: {exc}", "filter") from None
+    token = query.get("pageToken") or query.get("page_token") or ""
+    after = _read_token(token, params["parent"], text) if token else None
+    api = "v1beta1" if version == "v1beta1" else "v1"
+    page: list[Job] = []
+    more = False
+    for job in service.store.jobs(params["parent"]):
+        if after is not None and (job.create_ns, job.name) >= after:
+            continue  # newest first: skip up to and including the last job of the last page
+        if not keep(messages.render(api, "TuningJob", job.doc, False)):
+            continue
+        if len(page) == size:
+            more = True
+            break
+        page.append(job)
+    reply: dict[str, Any] = {"tuningJobs": [_job_reply(version, job, query) for job in page]}
+    if more:
+        last = page[-1]
+        reply["nextPageToken"] = _make_token(last.create_ns, last.name, params["parent"], text)
+    return reply
+
+
+def _page_size(text: str | None) -> int:
+    if not text:
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(text)
+    except ValueError:
+        raise invalid(f"pageSize must be an integer, not {text!r}.", "page_size") from None
+    if size < 0:
+        raise invalid(f"pageSize must not be negative, not {size}.", "page_size")
+    return min(size, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
+
+
+def _fingerprint(parent: str, text: str) -> str:
+    return hashlib.sha256(f"{parent}\n{text}".encode()).hexdigest()[:16]
+
+
+def _make_token(create_ns: int, name: str, parent: str, text: str) -> str:
+    raw = json.dumps([create_ns, name, _fingerprint(parent, text)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_token(token: str, parent: str, text: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        create_ns, name, fingerprint = json.loads(raw)
+        ok = isinstance(create_ns, int) and isinstance(name, str)
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise invalid("Invalid pageToken.", "page_token")
+    if fingerprint != _fingerprint(parent, text):
+        raise invalid("pageToken does not belong to this parent and filter.", "page_token")
+    return create_ns, name
+
+
+def cancel(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    now = service.clock()
+    problem: list[ApiError] = []
+
+    def change(job: Job) -> dict[str, Any] | None:
+        if job.state in ENDED:
+            problem.append(
+                ApiError(
+                    "FAILED_PRECONDITION",
+                    f"The TuningJob {job.name} is in state {job.state} and cannot be cancelled.",
+                )
+            )
+            return None
+        if job.state == "JOB_STATE_CANCELLING":
+            return None  # asked twice: nothing more to do
+        return request_cancel(job, now)
+
+    if service.store.update_job(params["name"], change) is None:
+        raise ApiError("NOT_FOUND", f"The TuningJob does not exist: {params['name']}")
+    if problem:
+        raise problem[0]
+    return {}
+
+
+def rebase(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    """rebaseTunedModel: a new job from a succeeded one, in a long-running operation."""
+    request = messages.parse(
+        version, "RebaseTunedModelRequest", {**body, "parent": params["parent"]}
+    )
+    source = _rebase_source(service, request.get("tunedModelRef", {}))
+    spec = {k: v for k, v in source.doc.items() if not k.startswith("_")}
+    overrides = strip_output_only(request.get("tuningJob", {}))
+    job = new_job(service, version, params["parent"], {**strip_output_only(spec), **overrides})
+    now = service.clock()
+    op_id = job.name.rsplit("/", 1)[1]
+    name = f"{job.name}/operations/{op_id}"
+    api = "v1beta1" if version == "v1beta1" else "v1"
+    doc = {
+        "name": name,
+        "job": job.name,
+        "metadata": {
+            "@type": messages.type_url(api, "RebaseTunedModelOperationMetadata"),
+            "genericMetadata": {"createTime": timestamp(now), "updateTime": timestamp(now)},
+        },
+    }
+    operation = Operation(name, api, now + int(service.schedule.operation * 1e9), doc)
+    service.store.insert_operation(operation)
+    return _operation_reply(service, operation, query)
+
+
+def _rebase_source(service: Service, ref: dict[str, Any]) -> Job:
+    if "tuningJob" in ref:
+        job = service.store.get_job(ref["tuningJob"])
+    elif "tunedModel" in ref:
+        wanted = ref["tunedModel"].split("@", 1)[0]
+        job = next(
+            (
+                j
+                for j in service.store.jobs()
+                if j.doc.get("tunedModel", {}).get("model", "").split("@", 1)[0] == wanted
+            ),
+            None,
+        )
+    else:
+        raise invalid("tunedModelRef needs tuningJob or tunedModel.", "tuned_model_ref")
+    if job is None:
+        raise ApiError("NOT_FOUND", f"No tuned model or tuning job matches {ref}.")
+    if job.state != "JOB_STATE_SUCCEEDED":
+        raise ApiError(
+            "FAILED_PRECONDITION", f"The TuningJob {job.name} has not succeeded ({job.state})."
+        )
+    return job
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def _operation_reply(service: Service, op: Operation, query: dict) -> dict[str, Any]:
+    reply: dict[str, Any] = {"name": op.name, "metadata": op.doc["metadata"]}
+    if service.clock() < op.done_ns:
+        return reply
+    reply["done"] = True
+    if "error" in op.doc:
+        reply["error"] = op.doc["error"]
+        return reply
+    job = service.store.get_job(op.doc["job"])
+    if job is None:
+        reply["error"] = {"code": 5, "message": f"{op.doc['job']} no longer exists"}
+        return reply
+    rendered = messages.render(op.version, "TuningJob", job.doc, _enums_as_ints(query))
+    reply["response"] = {"@type": messages.type_url(op.version, "TuningJob"), **rendered}
+    return reply
+
+
+def _find_operation(service: Service, name: str) -> Operation:
+    op = service.store.get_operation(name)
+    if op is None:
+        raise ApiError("NOT_FOUND", f"Operation does not exist: {name}")
+    return op
+
+
+def get_operation(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    return _operation_reply(service, _find_operation(service, params["name"]), query)
+
+
+def cancel_operation(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    now = service.clock()
+
+    def change(op: Operation) -> Operation | None:
+        if now >= op.done_ns:
+            return None  # done already: cancelling it does nothing (google.longrunning)
+        doc = {**op.doc, "error": {"code": 1, "message": "The operation was cancelled."}}
+        return Operation(op.name, op.version, now, doc)
+
+    if service.store.update_operation(params["name"], change) is None:
+        raise ApiError("NOT_FOUND", f"Operation does not exist: {params['name']}")
+    return {}
+
+
+def wait_operation(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    timeout = _duration(body.get("timeout") or query.get("timeout"), MAX_WAIT_SECONDS)
+    deadline = time.monotonic() + min(timeout, MAX_WAIT_SECONDS)
+    while True:
+        op = _find_operation(service, params["name"])
+        if service.clock() >= op.done_ns or time.monotonic() >= deadline:
+            return _operation_reply(service, op, query)
+        time.sleep(0.02)
+
+
+def _duration(text: Any, default: float) -> float:
+    """A google.protobuf.Duration in JSON ("5s", "0.5s")."""
+    if not text:
+        return default
+    match = re.fullmatch(r"(\d+(?:\.\d*)?)s", str(text))
+    if match is None:
+        raise invalid(f'Invalid duration {text!r}; expected seconds such as "5s".', "timeout")
+    return float(match.group(1))
+
+
+# --- metadataStores.contexts ------------------------------------------------------------------
+
+
+def get_context(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
+    """MetadataService.GetContext for the experiment a job names (and nothing else).
+
+    vertexai's ``TuningJob.refresh()`` loads ``job.experiment`` as an ``aiplatform.Experiment``
+    as soon as the job has one, which fetches this context and checks that it is a
+    ``system.Experiment``; without it the documented polling loop fails with 404.
+    """
+    name = params["name"]
+    parent, _, context_id = name.partition("/metadataStores/")
+    context_id = context_id.rsplit("/", 1)[1]
+    job = None
+    if context_id.startswith(EXPERIMENT_PREFIX):
+        job_id = context_id.removeprefix(EXPERIMENT_PREFIX)
+        job = service.store.get_job(f"{parent}/tuningJobs/{job_id}")
+    if job is None or job.doc.get("experiment") != name:
+        raise ApiError("NOT_FOUND", f"Context {name} not found.")
+    created = job.doc.get("startTime", job.doc["createTime"])
+    doc = {
+        "name": name,
+        "displayName": context_id,
+        "schemaTitle": "system.Experiment",
+        "schemaVersion": "0.0.1",
+        "metadata": {"experiment_deleted": False},
+        "createTime": created,
+        "updateTime": created,
+    }
+    api = "v1beta1" if version == "v1beta1" else "v1"
+    return messages.render(api, "Context", doc, _enums_as_ints(query))
+
+
+HANDLERS: dict[str, Callable[..., dict]] = {
+    "create": create,
+    "list": list_jobs,
+    "rebase": rebase,
+    "get": get,
+    "cancel": cancel,
+    "get_operation": get_operation,
+    "cancel_operation": cancel_operation,
+    "wait_operation": wait_operation,
+    "get_context": get_context,
+}

@@ -1,0 +1,128 @@
+"""Messages: TuningJob and Operation JSON in the proto3 JSON mapping, both ways.
+
+Requests are parsed through the real message types that google-cloud-aiplatform ships (the v1
+or v1beta1 protos), so the emulator accepts exactly what Vertex accepts: camelCase or
+snake_case names, int64 as string or number, enums as names or numbers, and nothing unknown.
+What comes out is the canonical form the rest of the emulator stores: camelCase, enum names,
+int64 as strings, defaults left out. Replies go back through the same types, with enum numbers
+when the client asks for them (``$alt=json;enum-encoding=int``).
+
+Hands to ``validate`` and ``store``: plain dicts in canonical form; raises :class:`ApiError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+API_VERSIONS = ("v1", "v1beta1")
+
+# google.rpc.Code numbers and the HTTP status Google's front end maps each to.
+HTTP_OF = {
+    "CANCELLED": 499,
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "UNIMPLEMENTED": 501,
+    "INTERNAL": 500,
+}
+RPC_CODE = {
+    "OK": 0,
+    "CANCELLED": 1,
+    "INVALID_ARGUMENT": 3,
+    "NOT_FOUND": 5,
+    "ALREADY_EXISTS": 6,
+    "FAILED_PRECONDITION": 9,
+    "INTERNAL": 13,
+    "UNIMPLEMENTED": 12,
+}
+
+
+@dataclass
+class ApiError(Exception):
+    """An error reply: a google.rpc.Status with its HTTP status."""
+
+    status: str  # INVALID_ARGUMENT, NOT_FOUND, ...
+    message: str
+    violations: list[tuple[str, str]] = field(default_factory=list)  # (field, description)
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def http(self) -> int:
+        return HTTP_OF.get(self.status, 500)
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {
+            "code": self.http,
+            "message": self.message,
+            "status": self.status,
+        }
+        if self.violations:
+            error["details"] = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "fieldViolations": [{"field": f, "description": d} for f, d in self.violations],
+                }
+            ]
+        return {"error": error}
+
+
+def invalid(message: str, field_path: str | None = None) -> ApiError:
+    violations = [(field_path, message)] if field_path else []
+    return ApiError("INVALID_ARGUMENT", message, violations)
+
+
+def _types(version: str) -> Any:
+    package = {"v1": "aiplatform_v1", "v1beta1": "aiplatform_v1beta1"}[version]
+    return importlib.import_module(f"google.cloud.{package}.types")
+
+
+def message_class(version: str, name: str) -> Any:
+    """The protobuf class of a message (``TuningJob``, ``RebaseTunedModelRequest``...)."""
+    return getattr(_types(version), name).pb()
+
+
+def parse(version: str, name: str, body: Any) -> dict[str, Any]:
+    """Parse a request body strictly; return it in canonical form."""
+    from google.protobuf import json_format
+
+    if not isinstance(body, dict):
+        raise invalid("Invalid JSON payload received: the body must be a JSON object.")
+    message = message_class(version, name)()
+    try:
+        json_format.ParseDict(body, message, ignore_unknown_fields=False)
+    except json_format.ParseError as exc:
+        text = str(exc).splitlines()[0]
+        raise invalid(f"Invalid JSON payload received. {text}") from exc
+    return json_format.MessageToDict(message)
+
+
+def render(version: str, name: str, doc: dict[str, Any], enums_as_ints: bool) -> dict[str, Any]:
+    """A stored message as the reply of ``version``: only the fields that version has.
+
+    ``tuningDataStats`` is passed through as computed: its distillation part has fields that
+    the REST API returns but the protos do not declare.
+    """
+    from google.protobuf import json_format
+
+    stats = doc.get("tuningDataStats")
+    message = message_class(version, name)()
+    rest = {k: v for k, v in doc.items() if k != "tuningDataStats"}
+    json_format.ParseDict(rest, message, ignore_unknown_fields=True)
+    out = json_format.MessageToDict(message, use_integers_for_enums=enums_as_ints)
+    if stats is not None and name == "TuningJob":
+        out["tuningDataStats"] = stats
+    return out
+
+
+def type_url(version: str, name: str) -> str:
+    return f"type.googleapis.com/google.cloud.aiplatform.{version}.{name}"
+
+
+def enum_names(version: str, message: str, enum: str) -> list[str]:
+    descriptor = message_class(version, message).DESCRIPTOR.enum_types_by_name[enum]
+    return [value.name for value in descriptor.values]
