@@ -126,10 +126,10 @@ def expand(sources: Sequence[str]) -> list[Expansion]:
 
 
 def _expand_one(source: str) -> Expansion:
-    from .source import _filesystem  # fsspec only once a batch runs
+    from .source import filesystem  # fsspec only once a batch runs
 
     try:
-        fs = _filesystem(source)
+        fs = filesystem(source)
         path = fs._strip_protocol(source)
         if any(c in path for c in _GLOB_CHARS):
             found = fs.glob(path, detail=True)
@@ -140,9 +140,9 @@ def _expand_one(source: str) -> Expansion:
         else:
             entries = {path: fs.info(path)}
     except Exception as exc:
-        from .source import _open_error
+        from .source import open_error
 
-        return Expansion(source, error=str(_open_error(source, exc)))
+        return Expansion(source, error=str(open_error(source, exc)))
     if not entries:
         return Expansion(source, error=f"{source}: matches no dataset")
     protocol = _protocol(source)
@@ -566,9 +566,9 @@ def write_bytes(path: str, data: bytes) -> None:
             f.write(data)
         os.replace(tmp, local)
         return
-    from .source import _filesystem
+    from .source import filesystem
 
-    fs = _filesystem(path)
+    fs = filesystem(path)
     fs.pipe_file(fs._strip_protocol(path), data)
 
 
@@ -576,9 +576,9 @@ def read_bytes(path: str) -> bytes:
     if "://" not in path or path.startswith("file://"):
         with open(path.removeprefix("file://"), "rb") as f:
             return f.read()
-    from .source import _filesystem
+    from .source import filesystem
 
-    fs = _filesystem(path)
+    fs = filesystem(path)
     return fs.cat_file(fs._strip_protocol(path))
 
 

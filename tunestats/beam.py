@@ -357,7 +357,7 @@ def build_pipeline(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .cli import add_count_options, positive_int
+    from .cli import add_batch_arguments, add_count_options, positive_int
 
     parser = argparse.ArgumentParser(
         prog="python -m tunestats.beam",
@@ -366,14 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--runner DataflowRunner --project P --region R --temp_location gs://B/tmp.",
         allow_abbrev=False,  # a Beam option must never pass for an abbreviation of ours
     )
-    parser.add_argument(
-        "sources",
-        nargs="+",
-        metavar="SOURCE",
-        help="a file, a prefix (every *.jsonl or *.ndjson under it, compressed ones included) "
-        "or a glob such as 'gs://bucket/tuning/**/*.jsonl'",
-    )
-    parser.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
+    add_batch_arguments(parser)
     add_count_options(parser, local=False)
     parser.add_argument(
         "--shard-bytes",

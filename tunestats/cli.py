@@ -54,14 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dataset and a summary (JSONL and Parquet) under DEST. A rerun skips datasets whose "
         "generation (or size and mtime) and options are unchanged.",
     )
-    batch.add_argument(
-        "sources",
-        nargs="+",
-        metavar="SOURCE",
-        help="a file, a prefix (every *.jsonl or *.ndjson under it, compressed ones included) "
-        "or a glob such as 'gs://bucket/tuning/**/*.jsonl'",
-    )
-    batch.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
+    add_batch_arguments(batch)
     batch.add_argument("--force", action="store_true", help="recompute unchanged datasets too")
     add_count_options(batch)
 
@@ -90,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"seconds a job stays {stage.upper()} at least (default {default})",
         )
     return parser
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """SOURCE... and --out DEST, as ``batch`` and ``python -m tunestats.beam`` take them."""
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a file, a prefix (every *.jsonl or *.ndjson under it, compressed ones included) "
+        "or a glob such as 'gs://bucket/tuning/**/*.jsonl'",
+    )
+    parser.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
 
 
 def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> None:

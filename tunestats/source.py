@@ -91,13 +91,13 @@ def open_binary(uri: str, generation: str | None = None) -> BinaryIO:
         if _is_local(uri):
             return _open_local(uri, compression)
         if generation is not None and _is_gcs(uri):
-            fs = _filesystem(uri, version_aware=True)
+            fs = filesystem(uri, version_aware=True)
             raw = fs.open(f"{fs._strip_protocol(uri)}#{generation}", "rb")
             return _decompress(raw, compression)
         fsspec = _fsspec()
         return fsspec.open(uri, mode="rb", compression=compression).open()
     except Exception as exc:
-        raise _open_error(uri, exc) from exc
+        raise open_error(uri, exc) from exc
 
 
 def _decompress(raw: BinaryIO, compression: str | None) -> BinaryIO:
@@ -119,7 +119,7 @@ def _fsspec() -> Any:
     return fsspec
 
 
-def _filesystem(uri: str, **options: Any) -> Any:
+def filesystem(uri: str, **options: Any) -> Any:
     fs, _ = _fsspec().core.url_to_fs(uri, **options)
     return fs
 
@@ -128,7 +128,7 @@ def _is_gcs(uri: str) -> bool:
     return uri.startswith(("gs://", "gcs://"))
 
 
-def _open_error(uri: str, exc: BaseException) -> SourceError:
+def open_error(uri: str, exc: BaseException) -> SourceError:
     """One line that says what is wrong with opening ``uri``."""
     if isinstance(exc, SourceError):
         return exc
@@ -163,7 +163,7 @@ def _bucket(uri: str) -> str:
 
 def _bucket_exists(uri: str) -> bool:
     try:
-        return bool(_filesystem(uri).exists(_bucket(uri)))
+        return bool(filesystem(uri).exists(_bucket(uri)))
     except Exception:  # the question is only asked to word an error: assume it exists
         return True
 
@@ -335,9 +335,9 @@ def stat_source(uri: str) -> SourceInfo:
             if os.path.isdir(uri):
                 raise IsADirectoryError(uri)
             return SourceInfo(uri, st.st_size, mtime=st.st_mtime)
-        info = _filesystem(uri).info(uri)
+        info = filesystem(uri).info(uri)
     except Exception as exc:
-        raise _open_error(uri, exc) from exc
+        raise open_error(uri, exc) from exc
     if info.get("type") == "directory":
         raise SourceError(f"{uri}: is a directory or prefix, not a file")
     return info_of(uri, info)

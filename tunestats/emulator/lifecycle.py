@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from .filters import parse_timestamp
 from .store import Job, Store
 
 ACTIVE = ("JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING")
@@ -45,14 +46,6 @@ def timestamp(ns: int) -> str:
     ts = Timestamp()
     ts.FromNanoseconds(ns)
     return ts.ToJsonString()
-
-
-def parse_timestamp(text: str) -> int:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    ts = Timestamp()
-    ts.FromJsonString(text)
-    return ts.ToNanoseconds()
 
 
 @dataclass(frozen=True)
@@ -125,9 +118,8 @@ class Lifecycle:
 
     def tick(self) -> None:
         """Advance every active job as far as the clock allows."""
-        for job in self.store.jobs():
-            if job.state in ACTIVE:
-                self.advance(job.name)
+        for name in self.store.names_in_states(ACTIVE):
+            self.advance(name)
 
     def advance(self, name: str) -> None:
         job = self.store.get_job(name)
@@ -175,7 +167,7 @@ class Lifecycle:
             )
             return doc
         if state == "JOB_STATE_RUNNING" and "tuningDataStats" in doc:
-            started = parse_timestamp(doc["startTime"])
+            started = parse_timestamp(doc["startTime"]) or 0  # always set by RUNNING
             if now >= started + _ns(s.running):
                 doc["tunedModel"] = {
                     "model": f"{job.parent}/models/{_id(job)}@1",

@@ -18,7 +18,7 @@ from typing import Any
 
 API_VERSIONS = ("v1", "v1beta1")
 
-# google.rpc.Code numbers and the HTTP status Google's front end maps each to.
+# The HTTP status Google's front end gives each google.rpc.Code.
 HTTP_OF = {
     "CANCELLED": 499,
     "INVALID_ARGUMENT": 400,
@@ -27,16 +27,6 @@ HTTP_OF = {
     "ALREADY_EXISTS": 409,
     "UNIMPLEMENTED": 501,
     "INTERNAL": 500,
-}
-RPC_CODE = {
-    "OK": 0,
-    "CANCELLED": 1,
-    "INVALID_ARGUMENT": 3,
-    "NOT_FOUND": 5,
-    "ALREADY_EXISTS": 6,
-    "FAILED_PRECONDITION": 9,
-    "INTERNAL": 13,
-    "UNIMPLEMENTED": 12,
 }
 
 

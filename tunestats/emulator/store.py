@@ -146,6 +146,13 @@ class Store:
             rows = self._db.execute(query + " ORDER BY create_ns DESC, name DESC", args).fetchall()
         return [_job(row) for row in rows]
 
+    def names_in_states(self, states: tuple[str, ...]) -> list[str]:
+        """Names of the jobs in one of ``states``: the schedule looks only at those."""
+        marks = ", ".join("?" * len(states))
+        query = f"SELECT name FROM jobs WHERE json_extract(doc, '$.state') IN ({marks})"
+        with self._lock:
+            return [row[0] for row in self._db.execute(query, states).fetchall()]
+
     # --- operations ------------------------------------------------------------------------
 
     def insert_operation(self, op: Operation) -> None:
