@@ -11,7 +11,8 @@ Public functions:
 - :func:`oracle_run`: both, plus the per-line drop reasons, in one pass.
 
 ``count(text) -> int`` is the token counter; it is called once per text piece (one text part,
-one compact JSON of a call, one ``content`` string, ...), never on a concatenation.
+one key or string of a Gemini call, one compact JSON of OpenAI tool calls, one ``content``
+string, ...), never on a concatenation.
 """
 
 from __future__ import annotations
@@ -245,13 +246,74 @@ def part_kind(part) -> str:
     return kinds[0]
 
 
-def check_tools(record: dict, ex: Example) -> None:
+def genai_strings(value) -> list:
+    """SPEC §2 [G]: every object key and every string value, recursively, each a text."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        found = list(value.keys())
+        for item in value.values():
+            found += genai_strings(item)
+        return found
+    if isinstance(value, list):
+        found = []
+        for item in value:
+            found += genai_strings(item)
+        return found
+    return []  # numbers, booleans, null count nothing
+
+
+def genai_schema(schema) -> list:
+    """SPEC §2 [G]: format, description, enum values, required names, property keys, nested
+    items and properties, the strings and keys of example; not type, title or default."""
+    if not isinstance(schema, dict):
+        return []
+    found = []
+    for key in ("format", "description"):
+        if isinstance(schema.get(key), str):
+            found.append(schema[key])
+    for key in ("enum", "required"):
+        if isinstance(schema.get(key), list):
+            found += [v for v in schema[key] if isinstance(v, str)]
+    found += genai_schema(schema.get("items"))
+    if isinstance(schema.get("properties"), dict):
+        for key, sub in schema["properties"].items():
+            found.append(key)
+            found += genai_schema(sub)
+    found += genai_strings(schema.get("example"))
+    return found
+
+
+def genai_tools(tools: list) -> list:
+    """SPEC §2 [G]: function declarations count name, description and their two schemas."""
+    found = []
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        declarations = get2(tool, "functionDeclarations", "function_declarations")
+        if not isinstance(declarations, list):
+            continue
+        for declaration in declarations:
+            if not isinstance(declaration, dict):
+                continue
+            for key in ("name", "description"):
+                if isinstance(declaration.get(key), str):
+                    found.append(declaration[key])
+            found += genai_schema(declaration.get("parameters"))
+            found += genai_schema(declaration.get("response"))
+    return found
+
+
+def check_tools(record: dict, ex: Example, gemini: bool = False) -> None:
     # CHOICES.md: null is the same as a missing field (proto3 JSON).
     if record.get("tools") is not None:
         tools = record["tools"]
         if not isinstance(tools, list):
             raise Invalid("tools is not a list")
-        ex.inputs.append(compact(tools))
+        if gemini:
+            ex.inputs.extend(genai_tools(tools))
+        else:
+            ex.inputs.append(compact(tools))
 
 
 def measure_gemini(record: dict, task: str) -> Example:
@@ -334,18 +396,19 @@ def measure_gemini(record: dict, task: str) -> Example:
                 value = get2(part, kind, SNAKE[kind])
                 if not isinstance(value, dict) or not isinstance(value.get("name"), str):
                     raise Invalid(f"{kind} must be an object with a string name")
-                text = compact(value)
+                payload = value.get("args" if kind == "functionCall" else "response")
+                pieces = [value["name"], *genai_strings(payload)]
                 if kind == "functionCall" and role == "model" and supervised:
-                    ex.outputs.append(text)
+                    ex.outputs.extend(pieces)
                 else:
-                    ex.inputs.append(text)
-                shown.append(text)
+                    ex.inputs.extend(pieces)
+                shown.append(compact(value))
         ex.display.append((role, "".join(f"<media{i}>" for i in range(media)) + "".join(shown)))
     if ex.images > MAX_IMAGES:
         raise Invalid("more than 30 images")
     if supervised and not has_model:
         raise Invalid("no model turn")
-    check_tools(record, ex)
+    check_tools(record, ex, gemini=True)
     ex.messages = len(contents)
     return ex
 
@@ -488,9 +551,16 @@ def measure(record, fmt: str, task: str) -> Example:
 # Distributions and the document
 
 
-def nearest_rank(values_sorted: list, q: Fraction) -> int:
+def median_rank(values_sorted: list) -> int:
+    """SPEC §3: the median is the value of rank ceil(n / 2)."""
     n = len(values_sorted)
-    rank = max(1, math.ceil(q * n))
+    return values_sorted[max(1, math.ceil(Fraction(n, 2))) - 1]
+
+
+def percentile_rank(values_sorted: list, q: Fraction) -> int:
+    """SPEC §3: p5 / p95 are the value of rank floor(q * n) + 1, at most n."""
+    n = len(values_sorted)
+    rank = min(n, math.floor(q * n) + 1)
     return values_sorted[rank - 1]
 
 
@@ -530,9 +600,9 @@ def distribution(values: list, *, distill: bool, billable: bool) -> dict:
     put(d, "min", float(s[0]))
     put(d, "max", float(s[-1]))
     put(d, "mean", total / n)
-    put(d, "median", float(nearest_rank(s, Fraction(1, 2))))
-    put(d, "p5", float(nearest_rank(s, Fraction(5, 100))))
-    put(d, "p95", float(nearest_rank(s, Fraction(95, 100))))
+    put(d, "median", float(median_rank(s)))
+    put(d, "p5", float(percentile_rank(s, Fraction(5, 100))))
+    put(d, "p95", float(percentile_rank(s, Fraction(95, 100))))
     buckets = []
     for count, left, right in buckets_of(s):
         b: dict = {}

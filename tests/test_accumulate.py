@@ -17,9 +17,16 @@ from tunestats.pipeline import Options, plan, process_block
 from tunestats.source import LineBlock
 
 
-def nearest_rank(values: list[int], q_percent: int) -> int:
+def median_of(values: list[int]) -> int:
+    """SPEC §3: the value of rank ceil(n / 2)."""
     ordered = sorted(values)
-    rank = max(1, math.ceil(q_percent * len(ordered) / 100))
+    return ordered[max(1, math.ceil(len(ordered) / 2)) - 1]
+
+
+def vertex_percentile(values: list[int], q_percent: int) -> int:
+    """SPEC §3: p5 / p95 are the value of rank floor(q * n) + 1, at most n."""
+    ordered = sorted(values)
+    rank = min(len(ordered), math.floor(q_percent * len(ordered) / 100) + 1)
     return ordered[rank - 1]
 
 
@@ -45,10 +52,28 @@ def test_small_case_by_hand():
     vc.add(np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]))
     d = vc.distribution()
     assert (d.n, d.sum, d.min, d.max, d.mean) == (10, 55, 1, 10, 5.5)
-    # ranks: median ceil(5) = 5th -> 5; p5 ceil(0.5) = 1st -> 1; p95 ceil(9.5) = 10th -> 10
+    # ranks: median ceil(10/2) = 5th -> 5; p5 floor(0.5)+1 = 1st -> 1; p95 floor(9.5)+1 = 10th
     assert (d.median, d.p5, d.p95) == (5, 1, 10)
     # w = 10/6: lefts 1, ceil(2.67)=3, ceil(4.33)=5, 6, ceil(7.67)=8, ceil(9.33)=10
     assert d.buckets == [(2, 1, 2), (2, 3, 4), (1, 5, 5), (2, 6, 7), (2, 8, 9), (1, 10, 10)]
+
+
+def test_percentile_ranks_where_q_times_n_is_whole():
+    # n = 20: p5 is rank floor(1) + 1 = 2, p95 rank floor(19) + 1 = 20; median rank 10.
+    vc = ValueCounts()
+    vc.add(np.arange(1, 21) * 10)
+    d = vc.distribution()
+    assert (d.p5, d.median, d.p95) == (20, 100, 200)
+    # n = 500, as in the published sft_train_data job: ranks 26, 250 and 476.
+    vc = ValueCounts()
+    vc.add(np.arange(1, 501))
+    d = vc.distribution()
+    assert (d.p5, d.median, d.p95) == (26, 250, 476)
+    # n = 1: every rank is 1.
+    vc = ValueCounts()
+    vc.add(np.array([7]))
+    d = vc.distribution()
+    assert (d.p5, d.median, d.p95) == (7, 7, 7)
 
 
 def test_even_median_is_not_a_midpoint():
@@ -85,9 +110,9 @@ def test_distribution_matches_obvious_computation(values):
     assert d.sum == sum(values)
     assert (d.min, d.max) == (min(values), max(values))
     assert d.mean == sum(values) / len(values)
-    assert d.median == nearest_rank(values, 50)
-    assert d.p5 == nearest_rank(values, 5)
-    assert d.p95 == nearest_rank(values, 95)
+    assert d.median == median_of(values)
+    assert d.p5 == vertex_percentile(values, 5)
+    assert d.p95 == vertex_percentile(values, 95)
     assert d.buckets == obvious_buckets(values)
     assert sum(count for count, _, _ in d.buckets) == len(values)
 

@@ -263,3 +263,32 @@ def test_distillation_rows_have_no_output_tokens(tmp_path):
             str(path), task="distillation", **OPTIONS
         ).training.result.input_tokens.max
     )
+
+
+def test_every_output_of_a_batch_says_how_exact_it_is(tree, tmp_path):
+    """The default tokenizer is exact for the Gemini model; cl100k_base is an estimate."""
+    for options, tokenizer, exact, cell in (
+        (
+            {},
+            "gemini:gemma3_cleaned_262144_v2.spiece.model",
+            True,
+            "gemma3_cleaned_262144_v2 (exact)",
+        ),
+        (OPTIONS, "cl100k_base", False, "cl100k_base (ESTIMATE)"),
+    ):
+        out = tmp_path / f"out-{exact}"
+        result = batch.run_batch([str(tree)], str(out), jobs=1, **options)
+        counted = [r for r in result.rows if r.status == "computed"]
+        assert counted
+        for row in counted:
+            assert (row.tokenizer, row.exact) == (tokenizer, exact)
+            record = _record(row.record)
+            assert (record["tokenizer"], record["exactTokenCounts"]) == (tokenizer, exact)
+        lines = [json.loads(x) for x in (out / "summary.jsonl").read_text().splitlines()]
+        parquet = pq.read_table(out / "summary.parquet").to_pylist()
+        for summary in (lines, parquet):
+            done = [x for x in summary if x["status"] == "computed"]
+            assert {(x["tokenizer"], x["exact"]) for x in done} == {(tokenizer, exact)}
+        text = batch.table(result.rows)
+        assert "tokenizer" in text.splitlines()[0]
+        assert all(cell in line for line in text.splitlines()[1:] if "computed" in line)

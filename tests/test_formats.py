@@ -54,10 +54,18 @@ def test_gemini_quantities(jsonl, cl100k):
         ],
     }
     doc = supervised(tunestats.compute(str(jsonl([record])), tokenizer="cl100k_base"))
+    # SPEC §2 [G]: a declaration counts its name and description; a call its name, keys and
+    # string values (not the number 1); a response its name and keys (not the boolean).
+    tool_texts = ["f", "does f"]
+    call_texts = ["f", "x", "ü", "é"]
+    response_texts = ["f", "ok"]
     expected_in = (
-        cl100k("Be brief.\n") + cl100k(dumps(tools)) + cl100k("Hi  there") + cl100k(dumps(response))
+        cl100k("Be brief.\n")
+        + sum(map(cl100k, tool_texts))
+        + cl100k("Hi  there")
+        + sum(map(cl100k, response_texts))
     ) + 258
-    expected_out = cl100k("Calling.") + cl100k(dumps(call)) + cl100k("Done\tnow")
+    expected_out = cl100k("Calling.") + sum(map(cl100k, call_texts)) + cl100k("Done\tnow")
     assert only_example(doc) == (expected_in, expected_out, 4)
     texts = ["Be brief.\n", "Hi  there", "Calling.", "Done\tnow"]
     assert doc["totalTuningCharacterCount"] == str(sum(map(len, texts)))
@@ -528,7 +536,7 @@ def test_snake_case_proto_names(jsonl, cl100k):
         ],
     }
     doc = supervised(tunestats.compute(str(jsonl([row])), tokenizer="cl100k_base"))
-    assert only_example(doc) == (cl100k("s") + 258, cl100k('{"name":"f"}'), 2)
+    assert only_example(doc) == (cl100k("s") + 258, cl100k("f"), 2)  # SPEC §2: the name alone
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,10 @@
 
 - OpenAI encodings (bpe-openai's Rust counter) against tiktoken's BPE over the same files, on
   every text of the corpus and on generated text.
-- Gemini / SentencePiece with a tiny model trained here (the real one cannot be downloaded in
-  tests): counts per example as SPEC §2 says, exactness by sha256, the SDK cache lookup.
+- Gemini / SentencePiece: the shipped models (hashes, notices, the default for every Gemini
+  profile, Google's caches never consulted) and a tiny model trained here for user files:
+  counts per example as SPEC §2 says, exactness by sha256. google-genai's own LocalTokenizer
+  is compared in test_gemini_reference.py.
 - ``hf:PATH`` with a tiny ``tokenizers`` BPE trained here.
 - Every tokenizer survives pickling (workers get them that way).
 """
@@ -29,6 +31,8 @@ from hypothesis import strategies as st
 import tunestats
 from tests.conftest import CORPUS, write_jsonl
 from tunestats import tokenizers as tk
+from tunestats.pipeline import Options, plan
+from tunestats.profiles import PROFILES
 from tunestats.tokenizers import TokenizerError
 
 CORPUS_FILES = sorted(CORPUS.glob("*/*.jsonl"))
@@ -106,12 +110,6 @@ def tiny_sentencepiece(model_type: str = "unigram") -> bytes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def patch_gemini_hash(monkeypatch: pytest.MonkeyPatch, key: str, digest: str) -> None:
-    """Make ``key``'s published sha256 be ``digest`` (the entries are frozen dataclasses)."""
-    entry = tk.GEMINI_TOKENIZER_MODELS[key]
-    monkeypatch.setitem(tk.GEMINI_TOKENIZER_MODELS, key, dataclasses.replace(entry, sha256=digest))
 
 
 # --- OpenAI encodings: bpe-openai against tiktoken ---------------------------------------------
@@ -336,32 +334,118 @@ def test_gemini_counts_per_example_with_unknown_model(tmp_path, sp_model):
     assert "estimates" in note
 
 
-def test_gemini_model_with_a_known_hash_is_exact(tmp_path, sp_model, monkeypatch):
-    patch_gemini_hash(monkeypatch, "gemma3", sha256(sp_model.read_bytes()))
-    choice = tk.choose_tokenizer("gemini", str(sp_model), "gemma3")
+def shipped_file(key: str) -> Path:
+    return Path(tk.__file__).parent / "data" / tk.GEMINI_TOKENIZER_MODELS[key].filename
+
+
+@pytest.mark.parametrize("key", sorted(tk.GEMINI_TOKENIZER_MODELS))
+def test_shipped_models_have_their_published_hashes(key):
+    entry = tk.GEMINI_TOKENIZER_MODELS[key]
+    data = shipped_file(key).read_bytes()
+    assert sha256(data) == entry.sha256
+    assert tk.shipped_model_bytes(key) == data
+    # the copy in shared/tokenizers, which PROVENANCE.md describes, is the same file
+    shared = CORPUS.parent / "tokenizers" / entry.filename
+    assert shared.read_bytes() == data
+
+
+def test_license_notice_names_every_shipped_model():
+    notice = " ".join((Path(tk.__file__).parent / "data" / "NOTICE.md").read_text("utf-8").split())
+    assert "Apache License, Version 2.0" in notice and "Gemma Terms of Use" in notice
+    for entry in tk.GEMINI_TOKENIZER_MODELS.values():
+        assert entry.filename in notice and entry.sha256 in notice
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ("gemini-2.5-flash", "gemma3"),
+        ("gemini-2.5-pro", "gemma3"),
+        ("gemini-2.0-flash-lite-001", "gemma3"),
+        ("gemini-3.5-flash", "gemma4"),
+        ("gemini-3.1-flash-lite", "gemma4"),
+        ("gemini-1.5-pro-002", "gemma2"),
+        ("gemini-1.0-pro-002", "gemma2"),
+    ],
+)
+def test_every_gemini_model_defaults_to_its_shipped_tokenizer(model, key):
+    run = plan(Options(model=model))
+    assert run.choice.exact is True and run.choice.note == ""
+    assert run.choice.tokenizer.name == f"gemini:{tk.GEMINI_TOKENIZER_MODELS[key].filename}"
+    assert tunestats.compute(
+        str(CORPUS / "gemini/patient_glucose_sysinstr.jsonl"), model=model
+    ).exact
+    # --tokenizer gemini names the same file
+    assert plan(Options(model=model, tokenizer="gemini")).choice.tokenizer.name == (
+        run.choice.tokenizer.name
+    )
+
+
+def test_every_profile_of_a_gemini_model_is_exact_by_default():
+    for name, profile in PROFILES.items():
+        choice = plan(Options(model=name)).choice
+        assert choice.exact is (profile.gemini_tokenizer is not None), name
+
+
+def test_shipped_tokenizer_counts_like_sentencepiece_on_the_file():
+    import sentencepiece
+
+    texts = ["", " ", "hello world", "£100 señor 日本語 🙂", "<bos>", *training_sentences()]
+    for key in tk.GEMINI_TOKENIZER_MODELS:
+        sp = sentencepiece.SentencePieceProcessor(model_file=str(shipped_file(key)))
+        expected = [len(sp.encode(t)) for t in texts]
+        for threads in (1, 2, None):
+            assert tk.GeminiTokenizer(key, threads).count(texts).tolist() == expected
+
+
+def test_default_counts_per_example_with_the_gemini_2_file(tmp_path):
+    path, records = gemini_dataset(tmp_path / "train.jsonl")
+    stats = tunestats.compute(str(path))
+    assert stats.exact is True and stats.notes == []
+    assert stats.tokenizer == "gemini:gemma3_cleaned_262144_v2.spiece.model"
+    check_counts(stats, records, sp_counter(shipped_file("gemma3")))
+
+
+def test_given_copy_of_a_gemini_file_is_known_by_its_hash(tmp_path):
+    copy = tmp_path / "any-name.model"
+    copy.write_bytes(shipped_file("gemma3").read_bytes())
+    choice = tk.choose_tokenizer("gemini", str(copy), "gemma3")
     assert choice.exact is True and choice.note == ""
     assert choice.tokenizer.name == "gemini:gemma3_cleaned_262144_v2.spiece.model"
-
-    path, records = gemini_dataset(tmp_path / "train.jsonl")
-    for name in ("gemini", None):  # --tokenizer-model alone also means the Gemini tokenizer
-        stats = tunestats.compute(str(path), tokenizer=name, tokenizer_model=str(sp_model))
-        assert stats.exact is True and stats.notes == []
-        assert stats.model == "gemini-2.5-flash"
-        check_counts(stats, records, sp_counter(sp_model))
+    # the same file on a Gemini 1.x model is the wrong generation: an estimate
+    other = tk.choose_tokenizer(None, str(copy), "gemma2")
+    assert other.exact is False
+    assert "Gemini 2.x" in other.note and "estimates" in other.note
 
 
-def test_gemini_model_of_another_generation_is_an_estimate(tmp_path, sp_model, monkeypatch):
-    patch_gemini_hash(monkeypatch, "gemma", sha256(sp_model.read_bytes()))  # Gemini 1.x file
+def test_gemini_model_of_another_generation_is_an_estimate(tmp_path):
     path, _ = gemini_dataset(tmp_path / "train.jsonl")
-    stats = tunestats.compute(
-        str(path), tokenizer="gemini", tokenizer_model=str(sp_model), model="gemini-2.0-flash"
-    )
+    gemini1 = str(shipped_file("gemma2"))
+    stats = tunestats.compute(str(path), tokenizer_model=gemini1, model="gemini-2.0-flash")
     assert stats.exact is False
     assert "Gemini 1.x" in stats.notes[0] and "estimates" in stats.notes[0]
-    stats = tunestats.compute(
-        str(path), tokenizer="gemini", tokenizer_model=str(sp_model), model="gemini-1.5-flash-002"
-    )
+    stats = tunestats.compute(str(path), tokenizer_model=gemini1, model="gemini-1.5-flash-002")
     assert stats.exact is True and stats.notes == []
+
+
+def test_open_model_gets_one_note_naming_what_would_make_it_exact(tmp_path):
+    path = write_jsonl(tmp_path / "pc.jsonl", [{"prompt": "Hi", "completion": "Hello"}])
+    model = "meta/llama3_1@llama-3.1-8b"
+    stats = tunestats.compute(str(path), model=model)
+    assert stats.tokenizer == "cl100k_base" and stats.exact is False
+    assert len(stats.notes) == 1
+    note = stats.notes[0]
+    assert "estimates" in note and model in note and "hf:" in note
+    assert "Gemini" not in note  # no word about a missing Gemini model for an open model
+    # --tokenizer gemini on an open model: Gemini 2.x counts, an estimate
+    gemini = tunestats.compute(str(path), model=model, tokenizer="gemini")
+    assert gemini.exact is False and "estimates" in gemini.notes[0]
+
+
+def test_openai_encoding_on_a_gemini_model_says_how_to_be_exact():
+    choice = plan(Options(tokenizer="o200k_base")).choice
+    assert choice.exact is False
+    assert "o200k_base estimates" in choice.note and "leave out --tokenizer" in choice.note
 
 
 @pytest.fixture
@@ -373,73 +457,44 @@ def tempdir(tmp_path, monkeypatch) -> Path:
     return tmp
 
 
-def test_gemini_cache_path_follows_the_temp_dir(tempdir):
-    for model in tk.GEMINI_TOKENIZER_MODELS.values():
-        path = Path(tk.gemini_cache_path(model))
-        assert path.parent == tempdir / "vertexai_tokenizer_model"
-        # google-genai / vertexai name the cached file by the sha1 of its URL
-        assert path.name == hashlib.sha1(model.url.encode()).hexdigest()
+def google_cache_path(key: str) -> Path:
+    """Where google-genai / vertexai cache a model: tmp/vertexai_tokenizer_model/sha1(url)."""
+    url = tk.GEMINI_TOKENIZER_MODELS[key].url
+    name = hashlib.sha1(url.encode()).hexdigest()
+    return Path(tempfile.gettempdir()) / "vertexai_tokenizer_model" / name
 
 
-def write_cache(key: str, data: bytes) -> Path:
-    path = Path(tk.gemini_cache_path(tk.GEMINI_TOKENIZER_MODELS[key]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def test_default_tokenizer_uses_the_cached_gemini_model(tmp_path, tempdir, monkeypatch):
-    model = tiny_sentencepiece()
-    patch_gemini_hash(monkeypatch, "gemma3", sha256(model))
-    write_cache("gemma3", model)
+def test_google_cache_is_not_consulted(tmp_path, tempdir):
+    """A file another user left in a shared temporary directory changes nothing."""
     path, records = gemini_dataset(tmp_path / "train.jsonl")
+    before = tunestats.compute(str(path)).to_dict()
+    planted = google_cache_path("gemma3")
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(tiny_sentencepiece())
+    for key in ("gemma2", "gemma4"):
+        google_cache_path(key).write_bytes(tiny_sentencepiece("bpe"))
     stats = tunestats.compute(str(path))
-    assert stats.exact is True and stats.notes == []
-    assert stats.tokenizer == "gemini:gemma3_cleaned_262144_v2.spiece.model"
-    model_file = tmp_path / "copy.model"
-    model_file.write_bytes(model)
-    check_counts(stats, records, sp_counter(model_file))
-    # --tokenizer gemini finds the same file
-    assert tunestats.compute(str(path), tokenizer="gemini").exact is True
+    assert stats.to_dict() == before
+    assert stats.exact is True
+    check_counts(stats, records, sp_counter(shipped_file("gemma3")))
 
 
-def test_cached_file_with_the_wrong_hash_is_ignored(tmp_path, tempdir, monkeypatch):
-    model = tiny_sentencepiece()
-    patch_gemini_hash(monkeypatch, "gemma3", "ab" * 32)
-    write_cache("gemma3", model)
-    path, _ = gemini_dataset(tmp_path / "train.jsonl")
-    stats = tunestats.compute(str(path))
-    assert stats.tokenizer == "cl100k_base"
-    assert stats.exact is False
-    assert len(stats.notes) == 1
-    assert "cl100k_base" in stats.notes[0] and "estimates" in stats.notes[0]
-    with pytest.raises(TokenizerError):
-        tunestats.compute(str(path), tokenizer="gemini")
+def test_a_damaged_shipped_file_is_a_tokenizer_error(monkeypatch):
+    entry = tk.GEMINI_TOKENIZER_MODELS["gemma4"]
+    monkeypatch.setitem(
+        tk.GEMINI_TOKENIZER_MODELS, "gemma4", dataclasses.replace(entry, sha256="0" * 64)
+    )
+    with pytest.raises(TokenizerError, match="damaged"):
+        tk.shipped_model_bytes("gemma4")
 
 
-def test_gemini_tokenizer_takes_another_generations_cached_model(tmp_path, tempdir, monkeypatch):
-    """--tokenizer gemini: a cached Gemini 1.x file serves a Gemini 2.x model, as an estimate."""
-    model = tiny_sentencepiece()
-    patch_gemini_hash(monkeypatch, "gemma", sha256(model))
-    write_cache("gemma", model)
-    path, _ = gemini_dataset(tmp_path / "train.jsonl")
-    stats = tunestats.compute(str(path), tokenizer="gemini")
-    assert stats.tokenizer == "gemini:tokenizer.model"
-    assert stats.exact is False and "Gemini 1.x" in stats.notes[0]
-
-
-@pytest.mark.parametrize(
-    ("model", "key"), [("gemini-2.5-flash", "gemma3"), ("gemini-1.5-pro-002", "gemma")]
-)
-def test_gemini_tokenizer_without_a_model_names_the_file(tmp_path, tempdir, model, key):
-    wanted = tk.GEMINI_TOKENIZER_MODELS[key]
-    path, _ = gemini_dataset(tmp_path / "train.jsonl")
-    with pytest.raises(TokenizerError) as info:
-        tunestats.compute(str(path), tokenizer="gemini", model=model)
-    message = str(info.value)
-    assert wanted.filename in message
-    assert wanted.sha256 in message
-    assert tk.gemini_cache_path(wanted) in message
+def test_gemini_tokenizer_pickles_as_its_key():
+    tok = tk.GeminiTokenizer("gemma3")
+    assert len(pickle.dumps(tok)) < 200  # not the 4.7 MB model
+    clone = pickle.loads(pickle.dumps(tok))
+    assert clone.name == tok.name and clone.count(["hola señor"]).tolist() == [
+        int(tok.count(["hola señor"])[0])
+    ]
 
 
 def test_gemini_tokenizer_model_that_cannot_be_read(tmp_path):

@@ -52,20 +52,20 @@ class ValueCounts:
         n = cumulative[-1]
         total = sum(v * c for v, c in self.counts.items())
 
-        def rank(numerator: int, denominator: int) -> int:
-            # Nearest rank ceil(q * n), in integers so that no float rounding moves it.
-            r = max(1, -(-n * numerator // denominator))
-            return values[bisect.bisect_left(cumulative, r)]
+        def value_of_rank(r: int) -> int:  # 1-based rank in the sorted population
+            return values[bisect.bisect_left(cumulative, min(max(1, r), n))]
 
+        # SPEC §3, in integers so that no float rounding moves a rank: the median has rank
+        # ceil(n / 2); p5 and p95 rank floor(q * n) + 1, as the published Vertex job shows.
         return Distribution(
             n=n,
             sum=total,
             min=values[0],
             max=values[-1],
             mean=total / n,
-            median=rank(1, 2),
-            p5=rank(5, 100),
-            p95=rank(95, 100),
+            median=value_of_rank(-(-n // 2)),
+            p5=value_of_rank(n * 5 // 100 + 1),
+            p95=value_of_rank(n * 95 // 100 + 1),
             buckets=_buckets(values, cumulative),
         )
 

@@ -80,6 +80,8 @@ class Row:
     mtime: float | None = None
     size: int | None = None
     format: str | None = None
+    tokenizer: str | None = None
+    exact: bool | None = None  # the token counts are exact for the model (else estimates)
     examples: int | None = None
     dropped: int | None = None
     billable_tokens: int | None = None
@@ -294,6 +296,8 @@ def row_of(record: dict[str, Any], status: str, path: str | None) -> Row:
         mtime=record.get("mtime"),
         size=record.get("size"),
         format=record["format"],
+        tokenizer=record["tokenizer"],
+        exact=record["exactTokenCounts"],
         record=path,
         **record["summary"],
     )
@@ -542,7 +546,7 @@ def _parquet_bytes(rows: list[Row]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types = {"mtime": pa.float64(), "size": pa.int64()}
+    types = {"mtime": pa.float64(), "size": pa.int64(), "exact": pa.bool_()}
     for name in Row.__dataclass_fields__:
         kind = Row.__dataclass_fields__[name].type
         if name not in types:
@@ -582,11 +586,20 @@ def read_bytes(path: str) -> bytes:
     return fs.cat_file(fs._strip_protocol(path))
 
 
+def _tokenizer_cell(row: Row) -> str:
+    """The tokenizer's short name, and whether its counts are exact for the model."""
+    name = row.tokenizer or ""
+    if name.startswith("gemini:"):  # the file name without .spiece.model / .model
+        name = name.removeprefix("gemini:").split(".", 1)[0]
+    return f"{name} ({'exact' if row.exact else 'ESTIMATE'})"
+
+
 def table(rows: list[Row]) -> str:
     """The summary as a text table for the terminal."""
     head = (
         "dataset",
         "format",
+        "tokenizer",
         "examples",
         "dropped",
         "billable",
@@ -599,7 +612,7 @@ def table(rows: list[Row]) -> str:
     body = []
     for r in rows:
         if r.status == "failed":
-            body.append((r.uri, "", "", "", "", "", "", "", "", f"FAILED: {r.error}"))
+            body.append((r.uri, "", "", "", "", "", "", "", "", "", f"FAILED: {r.error}"))
             continue
         cells = (
             r.examples,
@@ -610,14 +623,13 @@ def table(rows: list[Row]) -> str:
             r.output_p95,
             r.output_max,
         )
-        body.append(
-            (r.uri, r.format or "", *("-" if c is None else f"{c:,}" for c in cells), r.status)
-        )
+        numbers = ("-" if c is None else f"{c:,}" for c in cells)
+        body.append((r.uri, r.format or "", _tokenizer_cell(r), *numbers, r.status))
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head) - 1)]
     out = []
     for cells in [head, *body]:
-        left = [str(cells[0]).ljust(widths[0]), str(cells[1]).ljust(widths[1])]
-        nums = [str(c).rjust(w) for c, w in zip(cells[2:-1], widths[2:])]
+        left = [str(c).ljust(w) for c, w in zip(cells[:3], widths)]
+        nums = [str(c).rjust(w) for c, w in zip(cells[3:-1], widths[3:])]
         out.append("  ".join([*left, *nums, str(cells[-1])]))
     return "\n".join(out)
 

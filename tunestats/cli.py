@@ -72,8 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument(
         "--allow-local-paths", action="store_true", help="accept dataset URIs that are not gs://"
     )
-    emulator.add_argument("--tokenizer", help="as for stats (default: gemini, else cl100k_base)")
-    emulator.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
+    emulator.add_argument(
+        "--tokenizer", help="as for stats (default: the base model's own, exact for Gemini)"
+    )
+    emulator.add_argument(
+        "--tokenizer-model", metavar="PATH", help="as for stats: another SentencePiece file"
+    )
     for stage, default in (("pending", 0.2), ("running", 0.5), ("cancelling", 0.2)):
         emulator.add_argument(
             f"--{stage}-seconds",
@@ -106,10 +110,14 @@ def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> No
     parser.add_argument("--model", help="base model (default gemini-2.5-flash)")
     parser.add_argument(
         "--tokenizer",
-        help="cl100k_base, o200k_base, gemini or hf:PATH (default: gemini when its model file "
-        "is found, else cl100k_base estimates)",
+        help="gemini, cl100k_base, o200k_base or hf:PATH (default: the model's own tokenizer "
+        "where tunestats ships it, every Gemini model: exact; else cl100k_base estimates)",
     )
-    parser.add_argument("--tokenizer-model", metavar="PATH", help="Gemini SentencePiece model")
+    parser.add_argument(
+        "--tokenizer-model",
+        metavar="PATH",
+        help="count with this SentencePiece file instead of the shipped Gemini one",
+    )
     parser.add_argument("--epochs", type=positive_int)
     parser.add_argument("--batch-size", type=positive_int)
     parser.add_argument("--max-tokens-per-example", type=positive_int, metavar="N")

@@ -138,6 +138,10 @@ class _Builder:
     def json(self, value: Any, output: bool) -> None:
         (self.outputs if output else self.inputs).append(compact_json(value))
 
+    def pieces(self, texts: list[str], output: bool) -> None:
+        """Texts counted as tokens only (names, keys, schema strings): no characters."""
+        (self.outputs if output else self.inputs).extend(t for t in texts if t)
+
     def media(self, mime: str) -> None:
         if mime.startswith("image/"):
             self.images += 1
@@ -158,6 +162,81 @@ class _Builder:
             self.other_media,
             record,
         )
+
+
+# --- function calls and tools as google-genai's LocalTokenizer counts them (SPEC §2 [G]) ----
+# google/genai/local_tokenizer.py, _TextsAccumulator: every name, key and string value is a text
+# of its own; numbers, booleans and nulls count nothing. Where that code would fail on a value
+# of the wrong type (a number in ``enum``, a list as ``args``), the strings found are counted.
+
+
+def value_texts(value: Any, out: list[str]) -> None:
+    """_any_traverse / _dict_traverse: every object key and string value, at any depth.
+
+    The order of the texts does not matter (their counts are summed), so a stack will do.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            out.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def call_texts(call: dict[str, Any], payload: str) -> list[str]:
+    """A functionCall (payload ``args``) or functionResponse (``response``): name, then payload."""
+    out: list[str] = []
+    name = call.get("name")
+    if isinstance(name, str):
+        out.append(name)
+    value_texts(call.get(payload), out)
+    return out
+
+
+def _strings(obj: dict[str, Any], keys: tuple[str, ...], out: list[str]) -> None:
+    """The string fields ``keys`` of ``obj``; a list field gives its string items."""
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(v for v in value if isinstance(v, str))
+
+
+def schema_texts(schema: Any, out: list[str]) -> None:
+    """add_schema: format, description, enum, required, items, property keys, example."""
+    if not isinstance(schema, dict):
+        return
+    _strings(schema, ("format", "description", "enum", "required"), out)
+    schema_texts(schema.get("items"), out)
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for key, value in properties.items():
+            out.append(key)
+            schema_texts(value, out)
+    value_texts(schema.get("example"), out)
+
+
+def tool_texts(tools: list[Any]) -> list[str]:
+    """add_tools: function declarations only (name, description, parameters, response)."""
+    out: list[str] = []
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        _, declarations = _get(tool, "functionDeclarations", "function_declarations")
+        for declaration in declarations if isinstance(declarations, list) else ():
+            if not isinstance(declaration, dict):
+                continue
+            for key in ("name", "description"):
+                if isinstance(declaration.get(key), str):
+                    out.append(declaration[key])
+            schema_texts(declaration.get("parameters"), out)
+            schema_texts(declaration.get("response"), out)
+    return out
 
 
 # --- gemini ---------------------------------------------------------------------------------
@@ -231,10 +310,10 @@ def _gemini_parts(content: dict[str, Any], path: str, out: _Builder, output: boo
             out.media(_media(value, vpath, kind))
         elif kind == "functionCall":
             _call(value, vpath)
-            out.json(value, output)
+            out.pieces(call_texts(value, "args"), output)
         else:
             _call(value, vpath)
-            out.json(value, False)
+            out.pieces(call_texts(value, "response"), False)
 
 
 def _system_instruction(record: dict[str, Any], out: _Builder) -> None:
@@ -252,19 +331,19 @@ def _system_instruction(record: dict[str, Any], out: _Builder) -> None:
         out.text(_string(value, f"{path}.text"), False)
 
 
-def _tools(record: dict[str, Any], out: _Builder) -> None:
+def _tools(record: dict[str, Any]) -> list[Any]:
     tools = record.get("tools")
     if tools is None:
-        return
+        return []
     if not isinstance(tools, list):
         raise Invalid("tools", f"is {_kind_name(tools)}; expected an array")
-    out.json(tools, False)
+    return tools
 
 
 def _gemini(record: dict[str, Any], line: int, distill: bool) -> Example:
     out = _Builder()
     _system_instruction(record, out)
-    _tools(record, out)
+    out.pieces(tool_texts(_tools(record)), False)
     contents = _nonempty_list(record.get("contents"), "contents")
     single = len(contents) == 1
     previous = None
@@ -326,7 +405,8 @@ _OPENAI_ROLES = ("system", "user", "assistant", "tool")
 
 def _openai_chat(record: dict[str, Any], line: int, distill: bool) -> Example:
     out = _Builder()
-    _tools(record, out)
+    if record.get("tools") is not None:
+        out.json(_tools(record), False)  # SPEC §2 [C]: open models read tools as JSON
     messages = _nonempty_list(record.get("messages"), "messages")
     single = len(messages) == 1
     has_assistant = False

@@ -89,7 +89,9 @@ class Plan:
 def plan(options: Options) -> Plan:
     options.check()
     profile = get_profile(options.model, options.max_tokens_per_example)
-    choice = choose_tokenizer(options.tokenizer, options.tokenizer_model, profile.gemini_tokenizer)
+    choice = choose_tokenizer(
+        options.tokenizer, options.tokenizer_model, profile.gemini_tokenizer, profile.name
+    )
     counter = MemoCounter(choice.tokenizer) if options.memo else choice.tokenizer
     return Plan(options, profile, choice, counter)
 

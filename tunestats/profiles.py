@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 
-LIMIT_GEMINI_2 = 131_072  # SPEC §4 [D]: Gemini 2.0 and later
+LIMIT_GEMINI_2 = 131_072  # SPEC §4 [D]: Gemini 2.0 and later, Gemini 3.5 and 3.1 included
 LIMIT_GEMINI_15 = 32_768  # SPEC §4 [D]: Google's notebook uses 32 * 1024
 LIMIT_OPEN = 8_192  # SPEC §4 [D]: open models unless known otherwise
 
@@ -24,12 +24,16 @@ class ModelProfile:
     gemini_tokenizer: str | None
 
 
+def _gemini3(name: str) -> ModelProfile:
+    return ModelProfile(name, LIMIT_GEMINI_2, "gemini", "gemma4")
+
+
 def _gemini2(name: str) -> ModelProfile:
     return ModelProfile(name, LIMIT_GEMINI_2, "gemini", "gemma3")
 
 
 def _gemini15(name: str) -> ModelProfile:
-    return ModelProfile(name, LIMIT_GEMINI_15, "gemini", "gemma")
+    return ModelProfile(name, LIMIT_GEMINI_15, "gemini", "gemma2")
 
 
 def _open(name: str) -> ModelProfile:
@@ -37,6 +41,8 @@ def _open(name: str) -> ModelProfile:
 
 
 _PROFILES = [
+    # SPEC §4 and §8: tunable since Google's supervised tuning page of 2026-09-25.
+    *(_gemini3(n) for n in ("gemini-3.5-flash", "gemini-3.1-flash-lite")),
     *(
         _gemini2(n)
         for n in (
@@ -61,7 +67,7 @@ _PROFILES = [
         )
     ),
     # CHOICES.md: no published limit found; the Gemini 1.5 one.
-    ModelProfile("gemini-1.0-pro-002", LIMIT_GEMINI_15, "gemini-messages", "gemma"),
+    ModelProfile("gemini-1.0-pro-002", LIMIT_GEMINI_15, "gemini-messages", "gemma2"),
     *(
         _open(n)
         for n in (

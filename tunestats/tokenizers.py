@@ -6,8 +6,10 @@ Every tokenizer counts the text alone: no special tokens, no per-message overhea
   ``bpe-openai`` package, which also ships the encoding files, so nothing is downloaded.
   :func:`tiktoken_encoding` builds the same encoding in tiktoken from those files (their sha256
   checked against tiktoken's own); the tests prove both count alike on the whole corpus.
-- ``gemini``: Google's SentencePiece model, from ``--tokenizer-model`` (a path or any fsspec
-  URL) or from the cache where google-genai and google-cloud-aiplatform keep it.
+- ``gemini``: Google's SentencePiece models, shipped in ``tunestats/data`` (sha256 checked on
+  load, loaded once per process on first use): Gemini 2.x, Gemini 3.5 Flash / 3.1 Flash-Lite,
+  Gemini 1.x. The default for every Gemini model, so its counts are exact with no flag and no
+  network. ``--tokenizer-model PATH`` takes any other SentencePiece file.
 - ``hf:PATH``: a Hugging Face ``tokenizer.json`` through the ``tokenizers`` package.
 
 Hands to the pipeline: a :class:`Tokenizer` and whether its counts are exact for the model.
@@ -15,9 +17,9 @@ Hands to the pipeline: a :class:`Tokenizer` and whether its counts are exact for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,31 +31,39 @@ OPENAI_ENCODINGS = ("cl100k_base", "o200k_base")
 
 @dataclass(frozen=True)
 class GeminiModelFile:
-    """A SentencePiece model file that Google's SDKs download and cache for local counting."""
+    """A Gemini SentencePiece model shipped in ``tunestats/data`` (see its NOTICE.md)."""
 
     key: str
     filename: str
-    url: str
     sha256: str
     models: str
+    # Where Google's SDKs download it from (they cache it under the sha1 of this URL).
+    url: str
 
 
 GEMINI_TOKENIZER_MODELS = {
     "gemma3": GeminiModelFile(
         "gemma3",
         "gemma3_cleaned_262144_v2.spiece.model",
+        "1299c11d7cf632ef3b4e11937501358ada021bbdf7c47638d13c0ee982f2e79c",
+        "Gemini 2.x",
         "https://raw.githubusercontent.com/google/gemma_pytorch/"
         "014acb7ac4563a5f77c76d7ff98f31b568c16508/tokenizer/gemma3_cleaned_262144_v2.spiece.model",
-        "1299c11d7cf632ef3b4e11937501358ada021bbdf7c47638d13c0ee982f2e79c",
-        "Gemini 2.x (google-genai)",
     ),
-    "gemma": GeminiModelFile(
-        "gemma",
-        "tokenizer.model",
+    "gemma4": GeminiModelFile(
+        "gemma4",
+        "tokenizer_gemma4.model",
+        "9f318ac4dc02f8580e3f65ff0b37286e7c3d1e5d664737bb2c8ca812b5453162",
+        "Gemini 3.5 Flash and 3.1 Flash-Lite",
+        "gs://gemma-data/tokenizers/tokenizer_gemma4.model",
+    ),
+    "gemma2": GeminiModelFile(
+        "gemma2",
+        "tokenizer_gemma2.model",
+        "61a7b147390c64585d6c3543dd6fc636906c9af3865a5548f27f31aee1d4c8e2",
+        "Gemini 1.x",
         "https://raw.githubusercontent.com/google/gemma_pytorch/"
         "33b652c465537c6158f9a472ea5700e5e770ad3f/tokenizer/tokenizer.model",
-        "61a7b147390c64585d6c3543dd6fc636906c9af3865a5548f27f31aee1d4c8e2",
-        "Gemini 1.x (google-cloud-aiplatform)",
     ),
 }
 
@@ -165,16 +175,19 @@ def _tiktoken_pattern(openai_public: Any, name: str) -> str:
 
 
 class SentencePieceTokenizer:
-    """Counts with a SentencePiece model (Gemini's, or any other given by the user)."""
+    """Counts with a SentencePiece model (one of Gemini's, or any other given by the user).
 
-    def __init__(self, model: bytes, name: str) -> None:
-        try:
-            import sentencepiece
-        except ImportError as exc:
-            raise TokenizerError(
-                "the gemini tokenizer needs sentencepiece: pip install 'tunestats[gemini]'"
-            ) from exc
+    ``threads``: how many threads SentencePiece uses for one batch (None: one per core). One
+    per core in every process, even when several processes count, was the fastest on 2 cores:
+    the threads fill the time a process spends parsing (README, "Performance").
+    """
+
+    def __init__(self, model: bytes, name: str, threads: int | None = None) -> None:
+        import sentencepiece
+
         self.name = name
+        self.threads = threads
+        self._threads = threads or os.cpu_count() or 1
         self._model = model
         try:
             self._sp = sentencepiece.SentencePieceProcessor(model_proto=model)
@@ -182,11 +195,55 @@ class SentencePieceTokenizer:
             raise TokenizerError(f"{name}: not a SentencePiece model: {exc}") from exc
 
     def count(self, texts: Sequence[str]) -> np.ndarray:
-        pieces = self._sp.encode(list(texts))
+        pieces = self._sp.encode(list(texts), num_threads=self._threads)
         return np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (SentencePieceTokenizer, (self._model, self.name))
+        return (SentencePieceTokenizer, (self._model, self.name, self.threads))
+
+
+class GeminiTokenizer:
+    """One of the Gemini models shipped with tunestats, loaded on first use, once per process.
+
+    It pickles as its key, so worker processes get a few bytes, not the 4.7 MB model, and a
+    run that never counts (an empty file, a usage error) never loads it.
+    """
+
+    def __init__(self, key: str, threads: int | None = None) -> None:
+        self.key = key
+        self.threads = threads
+        self.name = f"gemini:{GEMINI_TOKENIZER_MODELS[key].filename}"
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        return _shipped_processor(self.key, self.threads).count(texts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (GeminiTokenizer, (self.key, self.threads))
+
+
+def shipped_model_bytes(key: str) -> bytes:
+    """The bytes of a shipped Gemini model, checked against its sha256."""
+    from importlib import resources
+
+    entry = GEMINI_TOKENIZER_MODELS[key]
+    resource = resources.files("tunestats").joinpath("data", entry.filename)
+    try:
+        data = resource.read_bytes()
+    except OSError as exc:
+        raise TokenizerError(f"{entry.filename} is missing from the installation: {exc}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.sha256:
+        raise TokenizerError(
+            f"{resource}: sha256 {digest}, expected {entry.sha256}: "
+            "the installation is damaged; reinstall tunestats"
+        )
+    return data
+
+
+@functools.cache
+def _shipped_processor(key: str, threads: int | None) -> SentencePieceTokenizer:
+    entry = GEMINI_TOKENIZER_MODELS[key]
+    return SentencePieceTokenizer(shipped_model_bytes(key), f"gemini:{entry.filename}", threads)
 
 
 class HFTokenizer:
@@ -266,23 +323,8 @@ def _read_bytes(uri: str) -> bytes:
         raise TokenizerError(f"{uri}: cannot read tokenizer file: {exc}") from exc
 
 
-def gemini_cache_path(model: GeminiModelFile) -> str:
-    """Where google-genai / vertexai cache a tokenizer model: tmp/vertexai_tokenizer_model/sha1."""
-    name = hashlib.sha1(model.url.encode()).hexdigest()
-    return os.path.join(tempfile.gettempdir(), "vertexai_tokenizer_model", name)
-
-
-def _cached_gemini_model(key: str) -> bytes | None:
-    path = gemini_cache_path(GEMINI_TOKENIZER_MODELS[key])
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return data if hashlib.sha256(data).hexdigest() == GEMINI_TOKENIZER_MODELS[key].sha256 else None
-
-
-def _gemini(model_bytes: bytes, wanted: str | None, source: str) -> TokenizerChoice:
+def _known_gemini(model_bytes: bytes, wanted: str | None, source: str) -> TokenizerChoice:
+    """A SentencePiece file given by the user: exact when it is the model's own Gemini file."""
     digest = hashlib.sha256(model_bytes).hexdigest()
     known = next((m for m in GEMINI_TOKENIZER_MODELS.values() if m.sha256 == digest), None)
     if known is None:
@@ -293,50 +335,57 @@ def _gemini(model_bytes: bytes, wanted: str | None, source: str) -> TokenizerCho
         return TokenizerChoice(
             SentencePieceTokenizer(model_bytes, f"sentencepiece:{source}"), False, note
         )
-    tokenizer = SentencePieceTokenizer(model_bytes, f"gemini:{known.filename}")
-    if known.key != wanted:
+    return _shipped(known.key, wanted)
+
+
+def _shipped(key: str, wanted: str | None) -> TokenizerChoice:
+    """A shipped Gemini model: exact only for the models whose tokenizer it is."""
+    tokenizer = GeminiTokenizer(key)
+    if key == wanted:
+        return TokenizerChoice(tokenizer, True)
+    entry = GEMINI_TOKENIZER_MODELS[key]
+    note = f"{entry.filename} is the tokenizer of {entry.models}, not of this model"
+    return TokenizerChoice(tokenizer, False, f"{note}; counts are estimates")
+
+
+def _estimate(name: str, model: str, gemini_key: str | None) -> TokenizerChoice:
+    if gemini_key is None:
         note = (
-            f"{known.filename} is the tokenizer of {known.models}, not of this model; "
-            "counts are estimates"
+            f"counts are {name} estimates: tunestats ships no tokenizer for {model}; "
+            "give --tokenizer hf:PATH (the model's tokenizer.json) for exact counts"
         )
-        return TokenizerChoice(tokenizer, False, note)
-    return TokenizerChoice(tokenizer, True)
+    else:
+        note = (
+            f"counts are {name} estimates, not {model}'s own tokens "
+            "(leave out --tokenizer for exact counts)"
+        )
+    return TokenizerChoice(OpenAIEncoding(name), False, note)
 
 
 def choose_tokenizer(
-    name: str | None, tokenizer_model: str | None, gemini_key: str | None
+    name: str | None, tokenizer_model: str | None, gemini_key: str | None, model: str = "the model"
 ) -> TokenizerChoice:
-    """Resolve ``--tokenizer`` / ``--tokenizer-model`` for a model (its Gemini tokenizer key)."""
-    if name is None:
+    """Resolve ``--tokenizer`` / ``--tokenizer-model`` for a model and its Gemini tokenizer key.
+
+    With neither, a Gemini model counts with its own shipped tokenizer (exact, offline); any
+    other model with cl100k_base estimates. Google's download caches are never consulted: a
+    file left in a shared temporary directory must not change which tokenizer a run uses.
+    """
+    if name is None or name == "gemini":
         if tokenizer_model is not None:
-            return _gemini(_read_bytes(tokenizer_model), gemini_key, tokenizer_model)
-        cached = _cached_gemini_model(gemini_key) if gemini_key else None
-        if cached is not None:
-            return _gemini(cached, gemini_key, "cache")
-        note = "no Gemini tokenizer model found; counts are cl100k_base estimates"
-        return TokenizerChoice(OpenAIEncoding("cl100k_base"), False, note)
+            return _known_gemini(_read_bytes(tokenizer_model), gemini_key, tokenizer_model)
+        if gemini_key is not None:
+            return _shipped(gemini_key, gemini_key)
+        if name is None:
+            return _estimate("cl100k_base", model, None)
+        return _shipped("gemma3", None)  # --tokenizer gemini on an open model: an estimate
     if name in OPENAI_ENCODINGS:
-        return TokenizerChoice(
-            OpenAIEncoding(name), False, f"counts are {name} estimates, not the model's own tokens"
-        )
-    if name == "gemini":
-        if tokenizer_model is not None:
-            return _gemini(_read_bytes(tokenizer_model), gemini_key, tokenizer_model)
-        for key in filter(None, (gemini_key, *GEMINI_TOKENIZER_MODELS)):
-            cached = _cached_gemini_model(key)
-            if cached is not None:
-                return _gemini(cached, gemini_key, "cache")
-        wanted = GEMINI_TOKENIZER_MODELS[gemini_key or "gemma3"]
-        raise TokenizerError(
-            f"no Gemini tokenizer model found: give --tokenizer-model PATH (the file "
-            f"{wanted.filename}, sha256 {wanted.sha256}) or let google-genai cache it at "
-            f"{gemini_cache_path(wanted)}"
-        )
+        return _estimate(name, model, gemini_key)
     if name.startswith("hf:"):
         tokenizer = HFTokenizer(name[3:])
         exact = gemini_key is None
         note = "" if exact else "a Hugging Face tokenizer on a Gemini model: counts are estimates"
         return TokenizerChoice(tokenizer, exact, note)
     raise TokenizerError(
-        f"unknown tokenizer {name!r}; choose cl100k_base, o200k_base, gemini or hf:PATH"
+        f"unknown tokenizer {name!r}; choose gemini, cl100k_base, o200k_base or hf:PATH"
     )
