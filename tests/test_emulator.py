@@ -30,6 +30,10 @@ from tunestats.emulator.lifecycle import (  # noqa: E402
 from tunestats.emulator.store import Store  # noqa: E402
 
 PARENT = "projects/proj/locations/us-central1"
+TOKENIZER, EXACT = "tunestats-tokenizer", "tunestats-exact-token-counts"  # labels we add
+# The ``emulator`` fixture counts with cl100k_base: an estimate for every Gemini model.
+ESTIMATED = {TOKENIZER: "cl100k_base", EXACT: "false"}
+GEMINI_3 = ("gemini-3.5-flash", "gemini-3.1-flash-lite")
 EXAMPLE = {
     "contents": [
         {"role": "user", "parts": [{"text": "hi"}]},
@@ -43,6 +47,16 @@ def dataset(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join(json.dumps(EXAMPLE) for _ in range(5)) + "\n")
     return str(path)
+
+
+@pytest.fixture
+def exact_emulator(tmp_path):
+    """An emulator with the default tokenizer: each Gemini model's own, shipped."""
+    schedule = Schedule(pending=0.1, running=0.3, cancelling=0.2, operation=0.1)
+    with Emulator(
+        data_dir=str(tmp_path / "exact"), schedule=schedule, allow_local_paths=True
+    ) as emu:
+        yield emu
 
 
 def job_body(dataset: str, **extra) -> dict:
@@ -131,6 +145,37 @@ def test_adapter_sizes_follow_the_model(emulator, dataset):
     assert post(emulator, f"{PARENT}/tuningJobs", body).status_code == 200
 
 
+@pytest.mark.parametrize("model", GEMINI_3)
+def test_gemini_3_takes_adapter_sizes_1_to_16(emulator, dataset, model):
+    for size in ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"):
+        body = job_body(dataset, baseModel=model)
+        body["supervisedTuningSpec"]["hyperParameters"] = {"adapterSize": f"ADAPTER_SIZE_{size}"}
+        reply = post(emulator, f"{PARENT}/tuningJobs", body)
+        assert reply.status_code == 200, (size, reply.text)
+        job = reply.json()
+        assert job["baseModel"] == model and job["state"] == "JOB_STATE_PENDING"
+        assert job["supervisedTuningSpec"]["hyperParameters"] == {
+            "adapterSize": f"ADAPTER_SIZE_{size}"
+        }
+    for name in (model, f"publishers/google/models/{model}"):
+        body = job_body(dataset, baseModel=name)
+        body["supervisedTuningSpec"]["hyperParameters"] = {"adapterSize": "ADAPTER_SIZE_THIRTY_TWO"}
+        reply = post(emulator, f"{PARENT}/tuningJobs", body)
+        assert reply.status_code == 400, reply.text
+        error = error_of(reply)
+        assert error["message"] == (
+            f"adapterSize ADAPTER_SIZE_THIRTY_TWO is not supported for {name}; supported: "
+            "ADAPTER_SIZE_ONE, ADAPTER_SIZE_TWO, ADAPTER_SIZE_FOUR, ADAPTER_SIZE_EIGHT, "
+            "ADAPTER_SIZE_SIXTEEN."
+        )
+        (violation,) = error["details"][0]["fieldViolations"]
+        assert (
+            violation["field"] == "tuning_job.supervised_tuning_spec.hyper_parameters.adapter_size"
+        )
+    listed = httpx.get(f"{emulator.url}/v1/{PARENT}/tuningJobs").json()["tuningJobs"]
+    assert len(listed) == 5
+
+
 def test_structure_errors(emulator, dataset):
     no_spec = post(emulator, f"{PARENT}/tuningJobs", {"baseModel": "gemini-2.5-flash"})
     assert "A tuning spec is required" in error_of(no_spec)["message"]
@@ -174,6 +219,96 @@ def test_local_paths_need_the_flag(tmp_path, dataset):
         assert "--allow-local-paths" in error_of(response)["message"]
         ok = post(emu, f"{PARENT}/tuningJobs", job_body("gs://some-bucket/train.jsonl"))
         assert ok.status_code == 200
+
+
+# --- the labels of exactness ------------------------------------------------------------------
+
+
+def test_labels_say_the_default_tokenizer_is_exact(exact_emulator, dataset):
+    import tunestats
+
+    emu = exact_emulator
+    expected = {
+        "gemini-2.5-flash": {TOKENIZER: "gemma3", EXACT: "true"},
+        "gemini-3.5-flash": {TOKENIZER: "gemma4", EXACT: "true"},
+        "gemini-3.1-flash-lite": {TOKENIZER: "gemma4", EXACT: "true"},
+        "gemini-1.5-flash-002": {TOKENIZER: "gemma2", EXACT: "true"},
+        # tunestats ships no tokenizer for open models: cl100k_base estimates.
+        "meta/llama3_1@llama-3.1-8b": {TOKENIZER: "cl100k_base", EXACT: "false"},
+    }
+    names = {}
+    for model, labels in expected.items():
+        created = post(emu, f"{PARENT}/tuningJobs", job_body(dataset, baseModel=model)).json()
+        assert created["labels"] == labels, model  # in the reply to create already
+        assert httpx.get(f"{emu.url}/v1/{created['name']}").json()["labels"] == labels
+        names[model] = created["name"]
+    job = wait_state(emu, names["gemini-3.5-flash"])
+    assert job["state"] == "JOB_STATE_SUCCEEDED"
+    assert job["labels"] == expected["gemini-3.5-flash"]
+    counted = tunestats.compute(dataset, model="gemini-3.5-flash", jobs=1)
+    assert (counted.tokenizer, counted.exact) == ("gemini:tokenizer_gemma4.model", True)
+    assert job["tuningDataStats"] == counted.to_dict()
+    # List filters select on them like on any label.
+    reply = httpx.get(
+        f"{emu.url}/v1/{PARENT}/tuningJobs", params={"filter": f"labels.{EXACT}=false"}
+    ).json()
+    assert [j["name"] for j in reply["tuningJobs"]] == [names["meta/llama3_1@llama-3.1-8b"]]
+    ints = httpx.get(f"{emu.url}/v1/{job['name']}", params={"$alt": "json;enum-encoding=int"})
+    assert ints.json()["labels"] == expected["gemini-3.5-flash"]
+
+
+@pytest.mark.parametrize("model", ["gemini-2.5-flash", *GEMINI_3])
+def test_labels_say_cl100k_base_is_an_estimate(emulator, dataset, model):
+    created = post(emulator, f"{PARENT}/tuningJobs", job_body(dataset, baseModel=model)).json()
+    assert created["labels"] == ESTIMATED
+    job = wait_state(emulator, created["name"])
+    assert job["state"] == "JOB_STATE_SUCCEEDED" and job["labels"] == ESTIMATED
+
+
+def test_the_users_labels_are_kept_as_set(emulator, dataset):
+    user = {"team": "nlp", EXACT: "maybe"}  # a key of ours, set by the user: the user's value
+    created = post(emulator, f"{PARENT}/tuningJobs", job_body(dataset, labels=user)).json()
+    assert created["labels"] == {"team": "nlp", EXACT: "maybe", TOKENIZER: "cl100k_base"}
+    done = wait_state(emulator, created["name"])
+    assert done["state"] == "JOB_STATE_SUCCEEDED" and done["labels"] == created["labels"]
+    both = {TOKENIZER: "mine", EXACT: ""}
+    assert (
+        post(emulator, f"{PARENT}/tuningJobs", job_body(dataset, labels=both)).json()["labels"]
+        == both
+    )
+    # The limit of 64 is the user's: ours come on top, and stay out of every reply's way.
+    many = {f"k{i}": "v" for i in range(64)}
+    full = post(emulator, f"{PARENT}/tuningJobs", job_body(dataset, labels=many)).json()
+    assert full["labels"] == {**many, **ESTIMATED}
+    assert not any(key.startswith("_") for key in full)  # no hidden field of the store
+    full = wait_state(emulator, full["name"])
+    # A rebased copy has the source's labels as the user set them, and ours once more.
+    for source, labels in ((done, created["labels"]), (full, {**many, **ESTIMATED})):
+        op = post(
+            emulator,
+            f"{PARENT}/tuningJobs:rebaseTunedModel",
+            {"tunedModelRef": {"tuningJob": source["name"]}},
+        )
+        assert op.status_code == 200, op.text
+        waited = httpx.post(
+            f"{emulator.url}/ui/{op.json()['name']}:wait", json={"timeout": "10s"}
+        ).json()
+        assert waited["response"]["labels"] == labels
+    # Filters see the user's value.
+    reply = httpx.get(
+        f"{emulator.url}/v1/{PARENT}/tuningJobs", params={"filter": f"labels.{EXACT}=maybe"}
+    ).json()
+    assert len(reply["tuningJobs"]) == 2  # the job and its rebased copy
+
+
+def test_a_bad_tokenizer_stops_the_start(tmp_path):
+    from tunestats.tokenizers import TokenizerError
+
+    with pytest.raises(TokenizerError, match="unknown tokenizer 'bogus'"):
+        Emulator(data_dir=str(tmp_path / "a"), tokenizer="bogus").start()
+    with pytest.raises(TokenizerError, match="none.model"):
+        Emulator(data_dir=str(tmp_path / "b"), tokenizer_model=str(tmp_path / "none.model")).start()
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 # --- the life of a job -----------------------------------------------------------------------

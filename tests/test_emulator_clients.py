@@ -71,6 +71,10 @@ FAQ = CORPUS / "palm" / "gemini_faq_gdg.jsonl"  # 14 PaLM-format pairs
 TOY_CHAT = CORPUS / "openai" / "toy_chat_cookbook.jsonl"  # 5 OpenAI chats
 PROMPT_COMPLETION = CORPUS / "openai" / "laa_prompt_completion.jsonl"  # 94 legacy pairs
 BATCH_PREDICTIONS = CORPUS / "distill" / "batch_predictions_flash.jsonl"  # no SFT format
+GLUCOSE = CORPUS / "gemini" / "patient_glucose_sysinstr.jsonl"  # 1 Gemini example
+# The labels the emulator adds to every job (tunestats.emulator.labels): the ``emulator``
+# fixture counts with cl100k_base, an estimate for every Gemini model.
+ESTIMATED = {"tunestats-tokenizer": "cl100k_base", "tunestats-exact-token-counts": "false"}
 
 
 # --- clients ---------------------------------------------------------------------------------
@@ -107,12 +111,13 @@ def start_emulator(tmp_path: Path) -> Any:
         schedule: Schedule = FAST,
         allow_local_paths: bool = True,
         port: int = 0,
+        tokenizer: str | None = "cl100k_base",  # None: the default, each model's own
     ) -> Emulator:
         emu = Emulator(
             port=port,
             data_dir=str(tmp_path / name),
             schedule=schedule,
-            tokenizer="cl100k_base",
+            tokenizer=tokenizer,
             allow_local_paths=allow_local_paths,
         ).start()
         started.append(emu)
@@ -324,7 +329,7 @@ def test_aiplatform_v1_job_succeeds_with_the_stats_of_tunestats_stats(
     assert job.state.name == "JOB_STATE_SUCCEEDED", job.error
     assert job.name == created.name and job.create_time == created.create_time
     assert (job.tuned_model_display_name, job.description) == ("faq-v1", "a FAQ")
-    assert dict(job.labels) == {"team": "nlp"}
+    assert dict(job.labels) == {"team": "nlp", **ESTIMATED}
     spec = job.supervised_tuning_spec
     assert spec.training_dataset_uri == uri and spec.hyper_parameters.epoch_count == 3
     assert spec.hyper_parameters.adapter_size.name == "ADAPTER_SIZE_FOUR"
@@ -413,7 +418,7 @@ def test_vertexai_sft_job_with_validation_dataset(
     assert (hp.epoch_count, hp.adapter_size.name) == (4, "ADAPTER_SIZE_FOUR")
     assert hp.learning_rate_multiplier == 0.5
     assert resource.supervised_tuning_spec.validation_dataset_uri == validation
-    assert dict(resource.labels) == {"team": "nlp", "run": "sft"}
+    assert dict(resource.labels) == {"team": "nlp", "run": "sft", **ESTIMATED}
 
     expected = expected_stats(train, MODEL, epochs=4, validation=validation)
     got = json_format.MessageToDict(type(resource).pb(resource))["tuningDataStats"]
@@ -453,7 +458,7 @@ def test_genai_job_succeeds_with_the_stats_of_tunestats(
     check_times(job.create_time, job.start_time, job.end_time, job.update_time)
     check_outputs(job.name, job.tuned_model.model, job.tuned_model.endpoint, job.experiment)
     assert (job.base_model, job.tuned_model_display_name) == ("gemini-2.5-flash-lite", "laa")
-    assert job.labels == {"team": "nlp"}
+    assert job.labels == {"team": "nlp", **ESTIMATED}
     spec = job.supervised_tuning_spec
     assert (spec.hyper_parameters.epoch_count, spec.validation_dataset_uri) == (3, validation)
     assert spec.hyper_parameters.adapter_size == genai_types.AdapterSize.ADAPTER_SIZE_SIXTEEN
@@ -504,6 +509,94 @@ def test_genai_continues_tuning_a_tuned_model(emulator: Emulator, bucket: Any) -
             training_dataset=genai_types.TuningDataset(gcs_uri=uri),
         )
     assert caught.value.code == 400 and "preTunedModel" in caught.value.message
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_aiplatform_reads_the_labels_of_exactness(
+    start_emulator: Any, emulator: Emulator, bucket: Any, version: str
+) -> None:
+    """job.labels says which tokenizer counts the job and whether its counts are exact."""
+    uri = put(bucket, FAQ)
+    exact = start_emulator("exact", tokenizer=None)
+    types = VERSIONS[version]
+    for emu, model, ours in (
+        (exact, MODEL, {"tunestats-tokenizer": "gemma3", "tunestats-exact-token-counts": "true"}),
+        (
+            exact,
+            "gemini-3.1-flash-lite",
+            {"tunestats-tokenizer": "gemma4", "tunestats-exact-token-counts": "true"},
+        ),
+        (emulator, MODEL, ESTIMATED),
+    ):
+        client = aip(emu, version)
+        created = client.create_tuning_job(
+            parent=PARENT,
+            tuning_job=types.TuningJob(
+                base_model=model,
+                labels={"team": "nlp"},
+                supervised_tuning_spec=types.SupervisedTuningSpec(training_dataset_uri=uri),
+            ),
+        )
+        assert dict(created.labels) == {"team": "nlp", **ours}  # from the first reply on
+        job = wait_aip(client, created.name)
+        assert job.state.name == "JOB_STATE_SUCCEEDED", job.error
+        assert dict(job.labels) == {"team": "nlp", **ours}
+    # A label the user sets is the user's: kept as set, and the emulator's is not written.
+    client = aip(exact, version)
+    mine = {"tunestats-exact-token-counts": "unknown", "team": "nlp"}
+    job = client.create_tuning_job(
+        parent=PARENT,
+        tuning_job={
+            "base_model": MODEL,
+            "labels": mine,
+            "supervised_tuning_spec": {"training_dataset_uri": uri},
+        },
+    )
+    assert dict(job.labels) == {**mine, "tunestats-tokenizer": "gemma3"}
+    request = {"parent": PARENT, "filter": "labels.tunestats-exact-token-counts=true"}
+    assert len(list(client.list_tuning_jobs(request=request))) == 2
+
+
+def test_aiplatform_tunes_gemini_3_5_flash_with_its_own_tokenizer(
+    start_emulator: Any, bucket: Any
+) -> None:
+    model = "gemini-3.5-flash"
+    uri = put(bucket, GLUCOSE)
+    emu = start_emulator("exact", tokenizer=None)
+    client = aip(emu, "v1")
+    created = client.create_tuning_job(
+        parent=PARENT,
+        tuning_job=aiplatform_v1.TuningJob(
+            base_model=model,
+            tuned_model_display_name="glucose",
+            supervised_tuning_spec=aiplatform_v1.SupervisedTuningSpec(
+                training_dataset_uri=uri,
+                hyper_parameters=aiplatform_v1.SupervisedHyperParameters(
+                    epoch_count=2,
+                    adapter_size=aiplatform_v1.SupervisedHyperParameters.AdapterSize.ADAPTER_SIZE_SIXTEEN,
+                ),
+            ),
+        ),
+    )
+    assert created.state.name == "JOB_STATE_PENDING"
+    job = wait_aip(client, created.name)
+    assert job.state.name == "JOB_STATE_SUCCEEDED", job.error
+    assert job.base_model == model
+    assert job.supervised_tuning_spec.hyper_parameters.adapter_size.name == "ADAPTER_SIZE_SIXTEEN"
+    check_times(job.create_time, job.start_time, job.end_time, job.update_time)
+    check_outputs(job.name, job.tuned_model.model, job.tuned_model.endpoint, job.experiment)
+    assert dict(job.labels) == {
+        "tunestats-tokenizer": "gemma4",
+        "tunestats-exact-token-counts": "true",
+    }
+    # The stats of `tunestats stats --model gemini-3.5-flash`: the shipped Gemma 4 tokenizer.
+    expected = tunestats.compute(uri, model=model, epochs=2, jobs=1).to_dict()
+    got = json_format.MessageToDict(job._pb)["tuningDataStats"]
+    assert got == proto_stats("v1", expected)
+    assert key_numbers(got) == key_numbers(expected)
+    assert key_numbers(got)["tuningDatasetExampleCount"] == 1
+    assert key_numbers(got) != key_numbers(expected_stats(uri, model, epochs=2))  # not cl100k
+    assert raw_job(emu, job.name)["tuningDataStats"] == expected
 
 
 # --- 2. list: order, pages, filters --------------------------------------------------------------
@@ -813,7 +906,7 @@ def test_aiplatform_rebases_a_tuned_model(
         new = operation.result(timeout=TIMEOUT)  # polls GET /ui/{operation}
         assert isinstance(new, types.TuningJob)
         assert op_name.startswith(new.name + "/operations/") and new.name != source.name
-        assert new.base_model == MODEL and dict(new.labels) == {"team": "nlp"}
+        assert new.base_model == MODEL and dict(new.labels) == {"team": "nlp", **ESTIMATED}
         assert new.supervised_tuning_spec.hyper_parameters.epoch_count == 2
         assert operation.done() and not operation.exception()
 

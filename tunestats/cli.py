@@ -253,17 +253,23 @@ def _emulator(args: argparse.Namespace) -> int:
     except ImportError as exc:
         _error(f"the emulator needs its extra: pip install 'tunestats[emulator]' ({exc})")
         return EXIT_USAGE
+    from .tokenizers import TokenizerError
+
     schedule = Schedule(args.pending_seconds, args.running_seconds, args.cancelling_seconds)
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(
-            host=args.host,
-            port=args.port,
-            data_dir=args.data_dir,
-            allow_local_paths=args.allow_local_paths,
-            schedule=schedule,
-            tokenizer=args.tokenizer,
-            tokenizer_model=args.tokenizer_model,
-        )
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(
+                host=args.host,
+                port=args.port,
+                data_dir=args.data_dir,
+                allow_local_paths=args.allow_local_paths,
+                schedule=schedule,
+                tokenizer=args.tokenizer,
+                tokenizer_model=args.tokenizer_model,
+            )
+    except (TokenizerError, ValueError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
     return EXIT_OK
 
 

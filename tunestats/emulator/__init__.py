@@ -9,7 +9,8 @@ The modules, in the order a request meets them:
 ``app`` (HTTP routes, Google's JSON conventions, errors) -> ``messages`` (proto3 JSON through
 the protos that google-cloud-aiplatform ships) -> ``validate`` (Vertex's rules) -> ``store``
 (SQLite) -> ``lifecycle`` (the schedule of states, counting the datasets) and ``filters`` (the
-``filter`` of list). ``server`` runs it all under uvicorn.
+``filter`` of list). ``server`` runs it all under uvicorn; ``labels`` adds to every job the
+two labels that say which tokenizer counts it and whether its counts are exact.
 """
 
 from __future__ import annotations

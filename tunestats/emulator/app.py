@@ -18,7 +18,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from . import messages
 from .filters import FilterError, parse_filter
+from .labels import TokenizerLabels, add_labels, user_labels_only
 from .lifecycle import ENDED, Schedule, request_cancel, timestamp
 from .messages import ApiError, invalid
 from .store import Job, Operation, Store
@@ -53,6 +54,7 @@ class Service:
     schedule: Schedule
     allow_local_paths: bool = False
     clock: Callable[[], int] = time.time_ns
+    labels: TokenizerLabels = field(default_factory=lambda: TokenizerLabels(None, None))
 
 
 # (method, pattern of the path after the version, handler name); versions: v1, v1beta1, ui.
@@ -138,11 +140,16 @@ def create(service: Service, version: str, params: dict, body: Any, query: dict)
 
 
 def new_job(service: Service, version: str, parent: str, job: dict[str, Any]) -> Job:
-    """Validate a TuningJob (canonical form) and store it as PENDING."""
+    """Validate a TuningJob (canonical form) and store it as PENDING, with our labels added."""
     job = strip_output_only(job)
     plan = validate_job(
         job, allow_local_paths=service.allow_local_paths, tuned_models=_tuned_models(service)
     )
+    try:
+        ours = service.labels.for_model(plan.model)
+    except ValueError as exc:  # checked when the emulator starts: a file that became unreadable
+        raise ApiError("INTERNAL", f"The emulator's tokenizer cannot be used: {exc}") from None
+    job = add_labels(job, ours)
     now = service.clock()
 
     def make_doc(name: str) -> dict[str, Any]:
@@ -271,7 +278,8 @@ def rebase(service: Service, version: str, params: dict, body: Any, query: dict)
         version, "RebaseTunedModelRequest", {**body, "parent": params["parent"]}
     )
     source = _rebase_source(service, request.get("tunedModelRef", {}))
-    spec = {k: v for k, v in source.doc.items() if not k.startswith("_")}
+    # The source's own labels; the new job gets the emulator's labels for its own base model.
+    spec = {k: v for k, v in user_labels_only(source.doc).items() if not k.startswith("_")}
     overrides = strip_output_only(request.get("tuningJob", {}))
     job = new_job(service, version, params["parent"], {**strip_output_only(spec), **overrides})
     now = service.clock()

@@ -2,6 +2,8 @@
 
 ``tunestats emulator`` calls :func:`serve`; tests and programs that embed the emulator use
 :class:`Emulator` as a context manager, which serves on a free port in a background thread.
+The tokenizer options are resolved before anything starts: a bad ``--tokenizer`` or an
+unreadable ``--tokenizer-model`` raises ``TokenizerError`` (a ``ValueError``) from ``start``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .app import Service, create_app
+from .labels import TokenizerLabels
 from .lifecycle import Lifecycle, Schedule, count_job
 from .store import Store
 
@@ -41,6 +44,8 @@ class Emulator:
     def _build(self) -> Any:
         import uvicorn
 
+        labels = TokenizerLabels(self.tokenizer, self.tokenizer_model)
+        labels.check()  # a bad --tokenizer / --tokenizer-model stops the start, before any job
         if self.data_dir is None:
             self._parts["tmp"] = tempfile.TemporaryDirectory(prefix="tunestats-emulator-")
             self.data_dir = self._parts["tmp"].name
@@ -52,7 +57,7 @@ class Emulator:
             return count_job(plan, self.tokenizer, self.tokenizer_model)
 
         lifecycle = Lifecycle(store, self.schedule, count)
-        service = Service(store, self.schedule, self.allow_local_paths)
+        service = Service(store, self.schedule, self.allow_local_paths, labels=labels)
         config = uvicorn.Config(
             create_app(service), host=self.host, port=self.port, log_level="warning"
         )

@@ -48,6 +48,9 @@ SOURCES = ("baseModel", "preTunedModel", "customBaseModel")
 _ALL_SIZES = ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN", "THIRTY_TWO")
 # Adapter sizes each model family supports (docs/CHOICES.md); open models take all of them.
 ADAPTER_SIZES = {
+    # SPEC §8: Google's "Supervised fine-tuning" page of 2026-09-25.
+    "gemini-3.5-flash": ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"),
+    "gemini-3.1-flash-lite": ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"),
     "gemini-2.5-pro": ("ONE", "TWO", "FOUR", "EIGHT"),
     "gemini-2.5-flash": ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"),
     "gemini-2.5-flash-lite": ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"),
@@ -94,7 +97,7 @@ def validate_job(
     validation = _dataset(spec, "validationDatasetUri", spec_name, allow_local_paths)
     epochs, batch_size = _hyper_parameters(spec, spec_name, model)
     _check_display_name(job.get("tunedModelDisplayName", ""))
-    _check_labels(job.get("labels", {}))
+    _check_labels(job.get("labels", {}))  # the user's alone: app adds the emulator's after
     task = "distillation" if spec_name == "distillationSpec" else "supervised"
     return JobPlan(task, model, training or "", validation, epochs, batch_size)
 
