@@ -626,3 +626,108 @@ def test_tokenizer_choice_survives_pickling(tmp_path, sp_model):
         clone.tokenizer.count(["hola señor"]).tolist()
         == choice.tokenizer.count(["hola señor"]).tolist()
     )
+
+
+# --- kitoken: the faster engine for the shipped Gemini models, proven identical ----------------
+
+
+def engines(key: str) -> tuple[Any, Any]:
+    """(SentencePiece, kitoken with its SentencePiece fallback) for a shipped model."""
+    return tk.GeminiTokenizer(key, engine="sentencepiece"), tk.GeminiTokenizer(
+        key, engine="kitoken"
+    )
+
+
+GEMINI_KEYS = sorted(tk.GEMINI_TOKENIZER_MODELS)
+# Texts a BPE port gets wrong first: the one piece that crosses a space (">▁</"), runs of one
+# character and of white space, byte fallback, literal U+2581, special-token look-alikes.
+GEMINI_FRAGMENTS = [
+    *FRAGMENTS,
+    "> </",
+    "<td> </td>",
+    ">  </",
+    "a>\u2581</b",
+    "\u2581",
+    "\u2581\u2581 ",
+    "<bos>",
+    "<eos>",
+    "<pad>",
+    "<unk>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<start_of_image>",
+    "\x00",
+    "\x7f",
+    "\ufeff",
+    "\U0001f9ea",
+    "\U000e0001",
+    "a" * 300,
+    " " * 300,
+    "\n" * 50,
+    "ab" * 100,
+    "def f(x):\n    return x  # </b>\n",
+]
+GEMINI_TEXTS = st.one_of(
+    TEXTS,
+    st.lists(
+        st.one_of(
+            st.sampled_from(GEMINI_FRAGMENTS), st.text(st.characters(codec="utf-8"), max_size=8)
+        ),
+        max_size=40,
+    ).map("".join),
+)
+
+
+@pytest.mark.parametrize("key", GEMINI_KEYS)
+def test_kitoken_counts_equal_sentencepiece_on_corpus(key):
+    sentencepiece, kitoken = engines(key)
+    texts = [t for path in CORPUS_FILES for t in corpus_texts(path)]
+    texts += [p.read_text(encoding="utf-8") for p in sorted(Path(tk.__file__).parent.glob("*.py"))]
+    texts += [t for t in GEMINI_FRAGMENTS]
+    expected = sentencepiece.count(texts)
+    got = kitoken.count(texts)
+    differ = [(t[:60], int(a), int(b)) for t, a, b in zip(texts, got, expected) if a != b]
+    assert not differ, f"{len(differ)} of {len(texts)} texts differ, first: {differ[:3]}"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(GEMINI_TEXTS, max_size=6))
+def test_kitoken_counts_equal_sentencepiece_property(texts):
+    for key in GEMINI_KEYS:
+        sentencepiece, kitoken = engines(key)
+        assert kitoken.count(texts).tolist() == sentencepiece.count(texts).tolist(), key
+
+
+@pytest.mark.slow
+@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(GEMINI_TEXTS, min_size=1, max_size=6))
+def test_kitoken_counts_equal_sentencepiece_property_long(texts):
+    test_kitoken_counts_equal_sentencepiece_property.hypothesis.inner_test(texts)
+
+
+def test_kitoken_alone_differs_across_a_space_so_sentencepiece_counts_those():
+    """Why the fallback exists: kitoken splits before runs of spaces, so it cannot form the
+    piece ">▁</" that SentencePiece forms in "a> </b"."""
+    import kitoken
+
+    model = tk.shipped_model_bytes("gemma3")
+    alone = kitoken.Kitoken.from_sentencepiece(model)
+    sentencepiece, counter = engines("gemma3")
+    assert len(alone.encode("a> </b")) == 4
+    assert sentencepiece.count(["a> </b"]).tolist() == [3] == counter.count(["a> </b"]).tolist()
+    fast = tk._shipped_counter("gemma3", None, "kitoken").fast
+    assert fast.crossing == [("</", ">\u2581</")]
+    assert fast.needs_sentencepiece("a> </b") and fast.needs_sentencepiece("a>\u2581</b")
+    assert not fast.needs_sentencepiece("a>  </b") and not fast.needs_sentencepiece("</b> x")
+
+
+def test_auto_engine_switches_to_kitoken_after_enough_text(monkeypatch):
+    monkeypatch.setattr(tk, "KITOKEN_AFTER_CHARS", 1000)
+    counter = tk._ShippedCounter("gemma3", None, "auto")
+    texts = training_sentences()
+    expected = tk.GeminiTokenizer("gemma3", engine="sentencepiece").count(texts).tolist()
+    assert counter.count(texts[:2]).tolist() == expected[:2]
+    assert counter.fast is None  # a small run never loads kitoken
+    assert counter.count(texts).tolist() == expected
+    assert counter.fast is not None
+    assert counter.count(texts).tolist() == expected

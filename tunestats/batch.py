@@ -36,6 +36,7 @@ from .pipeline import (
     peek_format,
     plan,
     shard_ranges,
+    warm_before_fork,
 )
 from .progress import Progress, reporter
 from .report import tuning_data_stats
@@ -403,6 +404,8 @@ def _count_all(
             if progress is not None:
                 progress.label = _label(k + 1, len(todo))
         return records
+    if sum(i.size or 0 for i in todo) >= 2 * run.options.shard_bytes:
+        warm_before_fork(run)
     return _Scheduler(todo, run, jobs, progress).execute()
 
 
