@@ -1,7 +1,7 @@
 """Deterministic generator of realistic tuning datasets, of any size.
 
     python benchmarks/generate.py OUT --size 50MB [--format gemini|openai-chat]
-                                  [--shared-system] [--seed 0]
+                                  [--shared-system] [--function-calls] [--seed 0]
 
 Writes JSONL records one at a time (the file is never held in memory) until the file reaches
 ``--size`` (``KB``/``MB``/``GB`` are powers of 1000, ``KiB``/``MiB``/``GiB`` of 1024). The same
@@ -16,6 +16,12 @@ What a record looks like (every random choice comes from one seeded ``random.Ran
 - a ``systemInstruction`` on about 40% of records, or, with ``--shared-system``, one of five long
   shared system instructions on about 90% of records plus a shared few-shot prefix (two fixed
   exchanges) on about 70%, so identical texts repeat throughout the file;
+- with ``--function-calls`` (Gemini only), about 30% of records also declare ``tools`` (1 to 3
+  function declarations with parameter schemas) and have 1 or 2 rounds of function calling: a
+  ``model`` turn with one or two ``functionCall`` parts, then a ``user`` turn with the matching
+  ``functionResponse`` parts, then the model's text answer. Without the option the output is
+  byte for byte what it was before the option existed (the option draws its random numbers
+  only when it is on);
 - every example stays far below the 131,072-token limit (at most ``MAX_EXAMPLE_CHARS`` code
   points of text, mostly prose), so no example is dropped and every counting path agrees.
 
@@ -287,14 +293,269 @@ def _record(
     return record
 
 
+# --- function calling (--function-calls) ---------------------------------------------------
+
+FUNCTION_CALL_SHARE = 0.3  # of records, with --function-calls
+
+
+def _string_schema(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+# Fixed declarations, shared by every seed: the tools of a record are 1 to 3 of them. Between
+# them they use every schema field google-genai's LocalTokenizer counts (format, description,
+# enum, required, properties, items, example) and some it does not (type, title, default).
+FUNCTION_DECLARATIONS: list[dict[str, Any]] = [
+    {
+        "name": "get_weather_forecast",
+        "description": "Get the weather forecast for a city for the next few days.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": _string_schema("The city name, for example Zurich or Osaka."),
+                "days": {"type": "integer", "description": "How many days, 1 to 10.", "default": 3},
+                "unit": _string_schema("Temperature unit.", enum=["celsius", "fahrenheit"]),
+            },
+            "required": ["city"],
+        },
+        "response": {
+            "type": "object",
+            "properties": {
+                "forecast": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "date": _string_schema("Day of the forecast.", format="date"),
+                            "temperature": {"type": "number"},
+                            "summary": _string_schema("One line about the weather."),
+                        },
+                    },
+                }
+            },
+        },
+    },
+    {
+        "name": "search_orders",
+        "description": "Search the customer's orders by status and date range.",
+        "parameters": {
+            "type": "object",
+            "title": "OrderQuery",
+            "properties": {
+                "customer_id": _string_schema("The customer's account id.", example="C-10442"),
+                "status": _string_schema(
+                    "Order status.", enum=["open", "shipped", "delivered", "cancelled"]
+                ),
+                "since": _string_schema("Earliest order date.", format="date"),
+                "limit": {"type": "integer", "description": "At most this many orders."},
+            },
+            "required": ["customer_id", "status"],
+        },
+    },
+    {
+        "name": "create_invoice",
+        "description": "Create an invoice for an account with one or more line items.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "account": _string_schema("Account to bill."),
+                "currency": _string_schema("ISO 4217 code.", enum=["EUR", "USD", "JPY", "CHF"]),
+                "items": {
+                    "type": "array",
+                    "description": "The line items.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "description": _string_schema("What is billed."),
+                            "quantity": {"type": "integer"},
+                            "unit_price": {"type": "number", "format": "double"},
+                        },
+                        "required": ["description", "quantity"],
+                    },
+                },
+                "send_email": {"type": "boolean", "description": "Mail it to the customer."},
+            },
+            "required": ["account", "items"],
+        },
+    },
+    {
+        "name": "run_sql_query",
+        "description": "Run a read-only SQL query on the analytics warehouse.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "query": _string_schema("The SQL statement."),
+                "dataset": _string_schema("Dataset to query.", enum=["sales", "events", "ops"]),
+                "max_rows": {"type": "integer", "format": "int32"},
+            },
+            "required": ["query"],
+        },
+    },
+    {
+        "name": "lookup_patient_record",
+        "description": "Look up a patient's record by id; returns symptoms and treatments.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "patient_id": _string_schema("The patient's id."),
+                "fields": {
+                    "type": "array",
+                    "description": "Fields to return.",
+                    "items": _string_schema(
+                        "A field.", enum=["symptoms", "diagnosis", "treatment", "dose"]
+                    ),
+                },
+            },
+            "required": ["patient_id"],
+        },
+    },
+    {
+        "name": "translate_text",
+        "description": "Translate a text into another language, keeping its formatting.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "text": _string_schema("The text to translate."),
+                "target_language": _string_schema("Language code.", enum=["en", "ja", "zh", "ko"]),
+                "formal": {"type": "boolean"},
+            },
+            "required": ["text", "target_language"],
+        },
+    },
+    {
+        "name": "schedule_meeting",
+        "description": "Schedule a meeting with attendees at a given time.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "title": _string_schema("Meeting title."),
+                "start": _string_schema("Start time.", format="date-time"),
+                "duration_minutes": {"type": "integer", "default": 30},
+                "attendees": {"type": "array", "items": _string_schema("An e-mail address.")},
+                "location": {
+                    "type": "object",
+                    "description": "Where the meeting is.",
+                    "properties": {
+                        "room": _string_schema("Room name."),
+                        "city": _string_schema("City."),
+                    },
+                },
+            },
+            "required": ["title", "start", "attendees"],
+        },
+    },
+    {
+        "name": "get_exchange_rate",
+        "description": "The exchange rate between two currencies on a date.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "base": _string_schema("From this currency.", enum=["EUR", "USD", "JPY"]),
+                "quote": _string_schema("To this currency.", enum=["EUR", "USD", "JPY"]),
+                "date": _string_schema("The date.", format="date"),
+            },
+            "required": ["base", "quote"],
+        },
+    },
+]
+
+
+class CallMaker:
+    """Function calls, their arguments and responses, from the record's random source."""
+
+    def __init__(self, maker: TextMaker) -> None:
+        self.maker = maker
+        self.rng = maker.rng
+
+    def words(self, low: int, high: int) -> str:
+        bits = self.rng.getrandbits
+        return " ".join(
+            VOCABULARY[bits(VOCABULARY_BITS)] for _ in range(self.rng.randint(low, high))
+        )
+
+    def value(self, schema: dict[str, Any], depth: int = 0) -> Any:
+        """A value of ``schema``: enum items, dates, numbers, short strings, lists, objects."""
+        rng = self.rng
+        kind = schema.get("type", "string")
+        if "enum" in schema:
+            return rng.choice(schema["enum"])
+        if kind == "integer":
+            return rng.randint(0, 5000)
+        if kind == "number":
+            return round(rng.uniform(-40, 4000), 2)
+        if kind == "boolean":
+            return rng.random() < 0.5
+        if kind == "array":
+            return [self.value(schema["items"], depth + 1) for _ in range(rng.randint(1, 4))]
+        if kind == "object":
+            required = schema.get("required", [])
+            return {
+                key: self.value(sub, depth + 1)
+                for key, sub in schema.get("properties", {}).items()
+                if key in required or rng.random() < 0.6
+            }
+        fmt = schema.get("format")
+        if fmt in ("date", "date-time"):
+            date = f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            return date if fmt == "date" else f"{date}T{rng.randint(7, 18):02d}:00:00Z"
+        return self.words(1, 6)
+
+    def response(self, declaration: dict[str, Any]) -> dict[str, Any]:
+        """What the function returned: its response schema's shape, or a generic result."""
+        rng = self.rng
+        if "response" in declaration and rng.random() < 0.8:
+            return self.value(declaration["response"])
+        rows = [
+            {"id": f"{rng.choice(WORDS)}-{rng.randint(100, 99999)}", "value": self.value({})}
+            | ({"amount": round(rng.uniform(1, 900), 2)} if rng.random() < 0.5 else {})
+            for _ in range(rng.randint(0, 5))
+        ]
+        result: dict[str, Any] = {"status": rng.choice(["ok", "ok", "ok", "partial", "error"])}
+        if rows:
+            result["rows"] = rows
+        if rng.random() < 0.6:
+            result["summary"] = self.maker.prose(self.maker.length(200, cap=2000))
+        if rng.random() < 0.2:
+            result["next_page_token"] = None
+        return result
+
+    def add_calls(self, record: dict[str, Any]) -> None:
+        """Tools, and 1 or 2 rounds of calls, each before one of the record's model turns."""
+        rng = self.rng
+        declarations = rng.sample(FUNCTION_DECLARATIONS, rng.randint(1, 3))
+        contents = record["contents"]
+        exchanges = len(contents) // 2
+        rounds = sorted(rng.sample(range(exchanges), min(exchanges, 1 + (rng.random() < 0.2))))
+        for exchange in reversed(rounds):  # from the end, so the earlier indices stay put
+            called = [rng.choice(declarations) for _ in range(1 + (rng.random() < 0.25))]
+            calls = [{"name": d["name"], "args": self.value(d["parameters"])} for d in called]
+            model_parts: list[dict[str, Any]] = []
+            if rng.random() < 0.3:
+                model_parts.append({"text": self.maker.sentence()})
+            model_parts.extend({"functionCall": call} for call in calls)
+            user_parts = [
+                {"functionResponse": {"name": d["name"], "response": self.response(d)}}
+                for d in called
+            ]
+            at = 2 * exchange + 1  # the model turn that answers after the calls
+            contents[at:at] = [
+                {"role": "model", "parts": model_parts},
+                {"role": "user", "parts": user_parts},
+            ]
+        record["tools"] = [{"functionDeclarations": declarations}]
+
+
 def iter_records(
-    seed: int = 0, fmt: str = "gemini", shared_system: bool = False
+    seed: int = 0, fmt: str = "gemini", shared_system: bool = False, function_calls: bool = False
 ) -> Iterator[dict[str, Any]]:
     """An endless, deterministic stream of records."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if function_calls and fmt != "gemini":
+        raise ValueError("function calls are generated for the gemini format only")
     maker = TextMaker(random.Random(seed))
     rng = maker.rng
+    calls = CallMaker(maker)
     systems, few_shot = _shared_texts() if shared_system else ([], [])
     while True:
         prefix = None
@@ -304,14 +565,22 @@ def iter_records(
         else:
             system = maker.text(250) if rng.random() < 0.4 else None
         budget = MAX_EXAMPLE_CHARS - len(system or "")
-        yield _record(maker, fmt, system, _turns(maker, prefix, budget))
+        record = _record(maker, fmt, system, _turns(maker, prefix, budget))
+        # Only with the option does this draw from rng: without it the stream is unchanged.
+        if function_calls and rng.random() < FUNCTION_CALL_SHARE:
+            calls.add_calls(record)
+        yield record
 
 
 def records(
-    n: int, seed: int = 0, fmt: str = "gemini", shared_system: bool = False
+    n: int,
+    seed: int = 0,
+    fmt: str = "gemini",
+    shared_system: bool = False,
+    function_calls: bool = False,
 ) -> list[dict[str, Any]]:
     """The first ``n`` records of :func:`iter_records` (small, for tests)."""
-    stream = iter_records(seed, fmt, shared_system)
+    stream = iter_records(seed, fmt, shared_system, function_calls)
     return [next(stream) for _ in range(n)]
 
 
@@ -321,11 +590,12 @@ def write_dataset(
     seed: int = 0,
     fmt: str = "gemini",
     shared_system: bool = False,
+    function_calls: bool = False,
 ) -> tuple[int, int]:
     """Write records to ``path`` until it holds at least ``size`` bytes; return (records, bytes)."""
     count = written = 0
     with open(path, "wb", buffering=1 << 20) as out:
-        for record in iter_records(seed, fmt, shared_system):
+        for record in iter_records(seed, fmt, shared_system, function_calls):
             if written >= size:
                 break
             line = json.dumps(record, ensure_ascii=False).encode() + b"\n"
@@ -341,13 +611,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="50MB", help="about this many bytes (50MB, 5GB, ...)")
     parser.add_argument("--format", default="gemini", choices=FORMATS)
     parser.add_argument("--shared-system", action="store_true", help="repeat shared prefixes")
+    parser.add_argument(
+        "--function-calls",
+        action="store_true",
+        help="about 30%% of records with tools, functionCall and functionResponse parts (gemini)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
         size = parse_size(args.size)
     except ValueError as exc:
         parser.error(str(exc))
-    count, written = write_dataset(args.out, size, args.seed, args.format, args.shared_system)
+    if args.function_calls and args.format != "gemini":
+        parser.error("--function-calls needs --format gemini")
+    count, written = write_dataset(
+        args.out, size, args.seed, args.format, args.shared_system, args.function_calls
+    )
     print(f"{args.out}: {count} records, {written / 1e6:.1f} MB", file=sys.stderr)
     return 0
 

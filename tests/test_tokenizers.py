@@ -721,6 +721,23 @@ def test_kitoken_alone_differs_across_a_space_so_sentencepiece_counts_those():
     assert not fast.needs_sentencepiece("a>  </b") and not fast.needs_sentencepiece("</b> x")
 
 
+@pytest.mark.parametrize("key", GEMINI_KEYS)
+def test_crossing_pieces_are_those_of_the_vocabulary(key):
+    sp = tk._ShippedCounter(key, None, "sentencepiece").sentencepiece._sp
+    found = tuple(piece for _, piece in tk.crossing_pieces(sp))
+    assert found == tk.GEMINI_TOKENIZER_MODELS[key].crossing
+
+
+def test_kitoken_threads_count_like_one_thread():
+    texts = [t for path in CORPUS_FILES for t in corpus_texts(path)][:3000]
+    one = tk.GeminiTokenizer("gemma3", threads=1, engine="kitoken").count(texts).tolist()
+    for threads in (2, 3):
+        counter = tk.GeminiTokenizer("gemma3", threads=threads, engine="kitoken")
+        assert counter.count(texts).tolist() == one
+    assert [len(p) for p in tk._split_evenly(["x" * 30_000] * 4, 2)] == [2, 2]
+    assert tk._split_evenly(["short"] * 10, 4) == [["short"] * 10]
+
+
 def test_auto_engine_switches_to_kitoken_after_enough_text(monkeypatch):
     monkeypatch.setattr(tk, "KITOKEN_AFTER_CHARS", 1000)
     counter = tk._ShippedCounter("gemma3", None, "auto")

@@ -124,7 +124,11 @@ def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> No
     if not local:
         return
     parser.add_argument(
-        "--jobs", type=positive_int, metavar="N", help="worker processes (default: all cores)"
+        "--jobs",
+        type=positive_int,
+        metavar="N",
+        help="processes (default: one when the tokenizer counts on threads of its own, as "
+        "Gemini's do; else one per core)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -52,7 +52,7 @@ class Options:
     epochs: int | None = None
     batch_size: int | None = None
     max_tokens_per_example: int | None = None
-    jobs: int | None = None  # worker processes for one source; None: all cores
+    jobs: int | None = None  # processes for one source; None: Plan.processes decides
     shard_bytes: int = MIN_SHARD_BYTES  # the smallest byte range given to one worker
     arrow: bool = True  # parse large blocks with pyarrow.json (identical results, faster)
     memo: bool = True  # count each distinct long text once (identical results, faster)
@@ -84,6 +84,15 @@ class Plan:
     @property
     def limit(self) -> int:
         return self.profile.max_tokens_per_example
+
+    @property
+    def processes(self) -> int:
+        """Processes for one source: ``--jobs``, else one when the tokenizer counts on
+        threads of its own (measured as fast on 2 cores, with one copy of the model; README,
+        "Performance"), else one per core."""
+        if self.options.jobs:
+            return self.options.jobs
+        return 1 if getattr(self.choice.tokenizer, "threaded", False) else os.cpu_count() or 1
 
 
 def plan(options: Options) -> Plan:
@@ -199,8 +208,9 @@ def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceS
     fmt = run.options.format
     if fmt is None:
         fmt, blocks = peek_format(reader, run.profile.format)
-    jobs = run.options.jobs or os.cpu_count() or 1
-    ranges = shard_ranges(size, jobs, run.options.shard_bytes)
+    ranges = shard_ranges(size, run.processes, run.options.shard_bytes)
+    if size is not None and size >= run.options.shard_bytes:
+        warm_before_fork(run)
     if len(ranges) == 1:
         report = None if progress is None else reporter(progress.counts, 0)
         acc, parsed = accumulate_blocks(blocks, fmt, run, report)
@@ -256,15 +266,35 @@ def accumulate_blocks(
     run: Plan,
     report: Callable[[int, int], None] | None = None,
 ) -> tuple[Accumulator, int]:
-    """Feed blocks into a new Accumulator; also return how many lines were JSON."""
+    """Feed blocks into a new Accumulator; also return how many lines were JSON.
+
+    A block is counted on a thread of its own while the next one is parsed: the tokenizers
+    release the GIL while they count, so parsing (Python) and counting overlap on two cores.
+    One block is in flight at a time; the accumulator does not depend on the order in which
+    lines reach it (drops and samples are kept sorted).
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     acc = Accumulator()
     parsed = 0
-    for block in blocks:
+    pending: tuple[ParsedBlock, Future, int] | None = None
+
+    def finish(block: ParsedBlock, counted: Future, nbytes: int) -> None:
         seen = acc.examples + acc.dropped
-        parsed += process_block(block, fmt, run, acc)
+        finish_block(block, counted.result(), fmt, run, acc)
         if report is not None:
-            nbytes = sum(map(len, block.lines)) + len(block.lines)
-            report(nbytes, acc.examples + acc.dropped - seen)
+            report(nbytes, acc.examples + acc.dropped - seen + block.dropped)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="tunestats-count") as counting:
+        for block in blocks:
+            prepared = parse_block(block, fmt, run, acc)
+            parsed += prepared.parsed
+            counted = counting.submit(count_block, prepared, run)
+            if pending is not None:
+                finish(*pending)
+            pending = (prepared, counted, sum(map(len, block.lines)) + len(block.lines))
+        if pending is not None:
+            finish(*pending)
     return acc, parsed
 
 
@@ -278,8 +308,9 @@ def _init_worker(counts: Any) -> None:
 
 
 def warm_before_fork(run: Plan) -> None:
-    """Load the tokenizer's faster engine in this process before a pool forks, so that the
-    workers share it instead of each loading it (kitoken takes 0.6 s)."""
+    """Load the tokenizer's engine for large runs now: before a pool forks, so that the
+    workers share it instead of each loading it (kitoken takes 0.6 s); or before a large
+    source, which would switch to it anyway."""
     warm = getattr(run.choice.tokenizer, "warm", None)
     if warm is not None:
         warm()
@@ -294,7 +325,6 @@ def _run_shards(
 ) -> tuple[Accumulator, int]:
     from concurrent.futures import ProcessPoolExecutor
 
-    warm_before_fork(run)  # a split source is large: at least two shards of MIN_SHARD_BYTES
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counts = None if progress is None or len(progress.counts) < 2 * len(ranges) else progress.counts
     # The main process reads the first range itself: one process fewer to start and to hold
@@ -353,8 +383,30 @@ def _replay(head: list[LineBlock], blocks: Iterator[LineBlock]) -> Iterator[Line
     yield from blocks
 
 
+@dataclass
+class ParsedBlock:
+    """A block after parsing: the examples to count, and its lines (to show the samples)."""
+
+    batch: ExampleBatch
+    numbers: list[int]  # the line number of each non-blank line
+    raws: list[bytes]  # those lines
+    parsed: int  # how many of them were JSON
+    dropped: int  # how many were dropped while parsing (already in the accumulator)
+
+    def raw_of(self, line: int) -> bytes:
+        return self.raws[self.numbers.index(line)]
+
+
 def process_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> int:
     """Parse, validate, count and accumulate one block; return how many lines were JSON."""
+    prepared = parse_block(block, fmt, run, acc)
+    finish_block(prepared, count_block(prepared, run), fmt, run, acc)
+    return prepared.parsed
+
+
+def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> ParsedBlock:
+    """Parse and validate one block: blank and invalid lines go to ``acc`` now, the valid
+    examples come back to be counted."""
     numbers: list[int] = []
     raws: list[bytes] = []
     for offset, raw in enumerate(block.lines):
@@ -366,7 +418,7 @@ def process_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> in
     if block.lines:
         acc.see_line(block.first_line + len(block.lines) - 1)
     if not raws:
-        return 0
+        return ParsedBlock(from_examples([]), numbers, raws, 0, 0)
     line_numbers = np.asarray(numbers, dtype=np.int64)
     fast = None
     if run.options.arrow and len(raws) >= ARROW_MIN_LINES:
@@ -377,30 +429,38 @@ def process_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> in
         fast_batch, redo = fast[0], fast[1].tolist()
     examples: list[Example] = []
     parsed = len(raws) - len(redo)  # Arrow parsed every line of a block it took
+    dropped = 0
     for i in redo:
         outcome = parse_example(raws[i], numbers[i], fmt, run.distill)
         if isinstance(outcome, Drop):
             acc.add_dropped(numbers[i], outcome.problem)
             parsed += outcome.json
+            dropped += 1
         else:
             examples.append(outcome)
             parsed += 1
     batch = concat([b for b in (fast_batch, from_examples(examples)) if b is not None])
-    if len(batch):
-        count_batch(batch, run, acc, lambda line: raws[numbers.index(line)], fmt)
-    return parsed
+    return ParsedBlock(batch, numbers, raws, parsed, dropped)
 
 
-def count_batch(
-    batch: ExampleBatch,
+def count_block(block: ParsedBlock, run: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example input (media included) and output tokens of a parsed block."""
+    inputs, outputs = token_totals(block.batch, run.counter)
+    return inputs + block.batch.images * IMAGE_TOKENS, outputs
+
+
+def finish_block(
+    block: ParsedBlock,
+    counted: tuple[np.ndarray, np.ndarray],
+    fmt: str,
     run: Plan,
     acc: Accumulator,
-    raw_of: Callable[[int], bytes],
-    fmt: str,
 ) -> None:
-    """Tokenize a batch, apply the too-long rule, accumulate the kept examples."""
-    inputs, outputs = token_totals(batch, run.counter)
-    inputs += batch.images * IMAGE_TOKENS
+    """Apply the too-long rule to a counted block and accumulate the kept examples."""
+    batch = block.batch
+    if not len(batch):
+        return
+    inputs, outputs = counted
     too_long = inputs + outputs > run.limit
     for i in np.flatnonzero(too_long).tolist():
         line = int(batch.lines[i])
@@ -418,7 +478,7 @@ def count_batch(
     for line in batch.lines[keep].tolist():  # lines increase: stop at the first not wanted
         if not acc.wants_sample(line):
             break
-        example = parse_example(raw_of(line), line, fmt, run.distill)
+        example = parse_example(block.raw_of(line), line, fmt, run.distill)
         assert isinstance(example, Example)  # it was kept once already
         acc.add_sample(line, _sample_contents(example, fmt))
 

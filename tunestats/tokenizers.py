@@ -40,6 +40,10 @@ class GeminiModelFile:
     models: str
     # Where Google's SDKs download it from (they cache it under the sha1 of this URL).
     url: str
+    # Its pieces with a space (U+2581) after another character: kitoken cannot form them, so
+    # texts that hold one are counted by SentencePiece (KitokenCounter; a test checks the list
+    # against the vocabulary).
+    crossing: tuple[str, ...] = ()
 
 
 GEMINI_TOKENIZER_MODELS = {
@@ -50,6 +54,7 @@ GEMINI_TOKENIZER_MODELS = {
         "Gemini 2.x",
         "https://raw.githubusercontent.com/google/gemma_pytorch/"
         "014acb7ac4563a5f77c76d7ff98f31b568c16508/tokenizer/gemma3_cleaned_262144_v2.spiece.model",
+        (">\u2581</",),
     ),
     "gemma4": GeminiModelFile(
         "gemma4",
@@ -57,6 +62,7 @@ GEMINI_TOKENIZER_MODELS = {
         "9f318ac4dc02f8580e3f65ff0b37286e7c3d1e5d664737bb2c8ca812b5453162",
         "Gemini 3.5 Flash and 3.1 Flash-Lite",
         "gs://gemma-data/tokenizers/tokenizer_gemma4.model",
+        (">\u2581</",),
     ),
     "gemma2": GeminiModelFile(
         "gemma2",
@@ -75,6 +81,9 @@ class TokenizerError(ValueError):
 
 class Tokenizer(Protocol):
     name: str
+    # True when ``count`` spreads a batch over threads of its own, outside the GIL: one
+    # process then uses every core, and a run needs no second process (nor a second model).
+    threaded: bool
 
     def count(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -90,6 +99,8 @@ class TokenizerChoice:
 
 class OpenAIEncoding:
     """cl100k_base / o200k_base through bpe-openai's Rust ``count`` (no token list is built)."""
+
+    threaded = False  # one text per call, under the GIL: processes give the parallelism
 
     def __init__(self, name: str) -> None:
         if name not in OPENAI_ENCODINGS:
@@ -183,6 +194,8 @@ class SentencePieceTokenizer:
     the threads fill the time a process spends parsing (README, "Performance").
     """
 
+    threaded = True
+
     def __init__(self, model: bytes, name: str, threads: int | None = None) -> None:
         import sentencepiece
 
@@ -213,9 +226,12 @@ class GeminiTokenizer:
 
     It pickles as its key, so worker processes get a few bytes, not the 4.7 MB model, and a
     run that never counts (an empty file, a usage error) never loads it. ``engine`` is
-    ``"auto"`` (SentencePiece, then kitoken once enough text was counted), ``"sentencepiece"``
-    or ``"kitoken"``; all three give the same counts (tests prove it).
+    ``"auto"`` (SentencePiece, then kitoken once enough text was counted, or at once after
+    :meth:`warm`), ``"sentencepiece"`` or ``"kitoken"``; all three give the same counts (the
+    tests prove it). ``threads``: how many threads count one batch (None: one per core).
     """
+
+    threaded = True
 
     def __init__(self, key: str, threads: int | None = None, engine: str = "auto") -> None:
         self.key = key
@@ -227,7 +243,7 @@ class GeminiTokenizer:
         return _shipped_counter(self.key, self.threads, self.engine).count(texts)
 
     def warm(self) -> None:
-        """Load everything a large run will use now, before a pool forks its workers."""
+        """Load now what a large run counts with (kitoken), e.g. before a pool forks."""
         _shipped_counter(self.key, self.threads, self.engine).load_fast()
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -235,23 +251,35 @@ class GeminiTokenizer:
 
 
 class _ShippedCounter:
-    """SentencePiece, and kitoken once the process has counted enough to pay for loading it."""
+    """A shipped model's engines in this process, each loaded when first needed."""
 
     def __init__(self, key: str, threads: int | None, engine: str) -> None:
-        entry = GEMINI_TOKENIZER_MODELS[key]
-        self.model = shipped_model_bytes(key)
-        self.sentencepiece = SentencePieceTokenizer(self.model, f"gemini:{entry.filename}", threads)
+        self.key = key
+        self.threads = threads or os.cpu_count() or 1
         self.engine = engine
+        self._sentencepiece: SentencePieceTokenizer | None = None
         self.fast: KitokenCounter | None = None
         self.chars = 0
         if engine == "kitoken":
             self.load_fast()
 
+    @property
+    def sentencepiece(self) -> SentencePieceTokenizer:
+        if self._sentencepiece is None:
+            entry = GEMINI_TOKENIZER_MODELS[self.key]
+            model = shipped_model_bytes(self.key)
+            self._sentencepiece = SentencePieceTokenizer(
+                model, f"gemini:{entry.filename}", self.threads
+            )
+        return self._sentencepiece
+
     def load_fast(self) -> None:
         if self.fast is None and self.engine != "sentencepiece":
-            self.fast = KitokenCounter.load(self.model, self.sentencepiece)
+            self.fast = KitokenCounter.load(self.key, self.threads, lambda: self.sentencepiece)
             if self.fast is None:
                 self.engine = "sentencepiece"  # kitoken is not installed here
+            else:
+                self._sentencepiece = None  # memory: it is loaded again if a text needs it
 
     def count(self, texts: Sequence[str]) -> np.ndarray:
         if self.fast is None and self.engine == "auto":
@@ -269,28 +297,40 @@ def _shipped_counter(key: str, threads: int | None, engine: str) -> _ShippedCoun
 
 
 class KitokenCounter:
-    """kitoken's BPE over a SentencePiece model, with SentencePiece where the two can differ.
+    """kitoken's BPE over a shipped Gemini model, with SentencePiece where the two can differ.
 
-    kitoken splits the text before every run of spaces and encodes the pieces apart; SentencePiece
+    kitoken splits the text before every run of spaces and encodes the parts apart; SentencePiece
     encodes the whole text. The two agree unless the text holds a vocabulary piece that crosses
     such a split, a space after another character (``>▁</`` in the Gemini 2.x and 3.x
-    vocabularies, none in 1.x). Those pieces are found in the vocabulary when the model is
-    loaded, and every text that contains one is counted by SentencePiece. The tests compare both
-    on the corpus and on generated text.
+    vocabularies, none in 1.x: ``GeminiModelFile.crossing``). Every text that holds one is
+    counted by SentencePiece. The tests compare both on the corpus and on generated text.
+
+    kitoken releases the GIL, so a batch is counted on ``threads`` threads of this process:
+    as fast as that many processes, without a second copy of the model (120 MB).
     """
 
-    def __init__(self, kitoken: Any, sentencepiece: SentencePieceTokenizer) -> None:
+    def __init__(self, kitoken: Any, crossing: tuple[str, ...], threads: int, sentencepiece: Any):
         self._encode_all = kitoken.encode_all
-        self._sentencepiece = sentencepiece
-        self.crossing = crossing_pieces(sentencepiece._sp)
+        self._sentencepiece = sentencepiece  # () -> SentencePieceTokenizer, loaded when needed
+        # Look for a space-free fragment of the piece first: cheaper than the replace.
+        self.crossing = [(max(p.split("\u2581"), key=len), p) for p in crossing]
+        self.threads = threads
+        self._pool: Any = None
 
     @classmethod
-    def load(cls, model: bytes, sentencepiece: SentencePieceTokenizer) -> KitokenCounter | None:
+    def load(cls, key: str, threads: int, sentencepiece: Any) -> KitokenCounter | None:
+        # kitoken allocates with mimalloc, which by default keeps freed memory for later: 50 MB
+        # of the conversion from SentencePiece would stay. These give it back at once (read
+        # when kitoken is first imported; a value already set by the user wins).
+        os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
+        os.environ.setdefault("MIMALLOC_ARENA_EAGER_COMMIT", "0")
         try:
             import kitoken
         except ImportError:
             return None
-        return cls(kitoken.Kitoken.from_sentencepiece(model), sentencepiece)
+        entry = GEMINI_TOKENIZER_MODELS[key]
+        engine = kitoken.Kitoken.from_sentencepiece(shipped_model_bytes(key))
+        return cls(engine, entry.crossing, threads, sentencepiece)
 
     def needs_sentencepiece(self, text: str) -> bool:
         for fragment, piece in self.crossing:
@@ -300,16 +340,49 @@ class KitokenCounter:
 
     def count(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
-        slow = (
-            [i for i, t in enumerate(texts) if self.needs_sentencepiece(t)] if self.crossing else []
-        )
+        slow = [i for i, t in enumerate(texts) if self.needs_sentencepiece(t)]
         if not slow:
-            return np.fromiter(map(len, self._encode_all(texts)), np.int64, count=len(texts))
+            return self._count_fast(texts)
         counts = np.zeros(len(texts), dtype=np.int64)
-        counts[slow] = self._sentencepiece.count([texts[i] for i in slow])
+        counts[slow] = self._sentencepiece().count([texts[i] for i in slow])
         fast = sorted(set(range(len(texts))) - set(slow))
-        counts[fast] = [len(ids) for ids in self._encode_all([texts[i] for i in fast])]
+        counts[fast] = self._count_fast([texts[i] for i in fast])
         return counts
+
+    def _count_fast(self, texts: list[str]) -> np.ndarray:
+        parts = _split_evenly(texts, self.threads)
+        if len(parts) == 1:
+            results = [self._encode_all(texts)]
+        else:
+            results = list(self._threads().map(self._encode_all, parts))
+        lengths = [len(ids) for part in results for ids in part]
+        return np.asarray(lengths, dtype=np.int64)
+
+    def _threads(self) -> Any:
+        # A forked child inherits the pool object but not its threads: it makes its own.
+        if self._pool is None or self._pool[0] != os.getpid():
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = (os.getpid(), ThreadPoolExecutor(self.threads, "kitoken"))
+        return self._pool[1]
+
+
+def _split_evenly(texts: list[str], parts: int) -> list[list[str]]:
+    """Consecutive runs of ``texts`` with about equal numbers of code points, at most
+    ``parts`` of them (fewer for small batches: a thread costs more than a few texts)."""
+    total = sum(map(len, texts))
+    parts = max(1, min(parts, total // 20_000))
+    if parts == 1:
+        return [texts]
+    out, current, size, goal = [], [], 0, total / parts
+    for text in texts:
+        current.append(text)
+        size += len(text)
+        if size >= goal * (len(out) + 1) and len(out) < parts - 1:
+            out.append(current)
+            current = []
+    out.append(current)
+    return [part for part in out if part]
 
 
 def crossing_pieces(sp: Any) -> list[tuple[str, str]]:
@@ -350,6 +423,8 @@ def shipped_model_bytes(key: str) -> bytes:
 class HFTokenizer:
     """Counts with a Hugging Face ``tokenizer.json`` (open models)."""
 
+    threaded = True  # encode_batch runs on the tokenizers library's own threads
+
     def __init__(self, path: str) -> None:
         try:
             from tokenizers import Tokenizer as HF
@@ -382,6 +457,7 @@ class MemoCounter:
 
     def __init__(self, tokenizer: Tokenizer, min_chars: int = 64, max_chars: int = 1 << 20):
         self.name = tokenizer.name
+        self.threaded = getattr(tokenizer, "threaded", False)
         self.tokenizer = tokenizer
         self.min_chars = min_chars
         self.max_chars = max_chars
