@@ -4,6 +4,7 @@
     python benchmarks/baselines.py ceiling FILE [--jobs N] [--tokenizer gemini|cl100k_base]
     python benchmarks/baselines.py ceiling-threads FILE [--jobs N]
     python benchmarks/baselines.py ceiling-tunestats FILE [--jobs N]
+    python benchmarks/baselines.py ceiling-tunestats-threads FILE [--jobs N]
     python benchmarks/baselines.py cookbook FILE
     python benchmarks/baselines.py hf FILE
 
@@ -23,6 +24,8 @@ default):
 - ``ceiling``: SentencePiece on the texts, already extracted (not timed), in N forked processes,
   one contiguous chunk each, ``num_threads=1``.
 - ``ceiling-threads``: the same texts in one process, ``encode(batch, num_threads=N)``.
+- ``ceiling-tunestats-threads``: tunestats' own Gemini counter in one process on N threads,
+  the configuration ``tunestats stats`` chooses by default.
 - ``ceiling-tunestats``: the same texts in N forked processes, counted by tunestats' own Gemini
   counter (``tunestats.tokenizers.GeminiTokenizer("gemma3", threads=1)``, its faster engine,
   kitoken, loaded beforehand with ``warm()`` when it has one): the ceiling of what tunestats
@@ -65,7 +68,15 @@ from typing import Any
 import numpy as np
 
 TOKENIZERS = ("gemini", "cl100k_base")
-PATHS = ("genai", "ceiling", "ceiling-threads", "ceiling-tunestats", "cookbook", "hf")
+PATHS = (
+    "genai",
+    "ceiling",
+    "ceiling-threads",
+    "ceiling-tunestats",
+    "ceiling-tunestats-threads",
+    "cookbook",
+    "hf",
+)
 ENCODING = "cl100k_base"
 GEMINI_KEY = "gemma3"  # the SentencePiece model of gemini-2.5-flash, tunestats' default model
 GENAI_MODEL = "gemini-2.5-flash"
@@ -289,6 +300,22 @@ class _TunestatsGeminiCounter:
         )
 
 
+def ceiling_tunestats_threads(path: str, jobs: int) -> dict[str, Any]:
+    """tunestats' Gemini counter in one process on ``jobs`` threads: the configuration a run
+    of ``tunestats stats`` uses by default (kitoken releases the GIL)."""
+    from tunestats.tokenizers import GeminiTokenizer
+
+    texts = list(_extract(path))
+    tokenizer = GeminiTokenizer(GEMINI_KEY, threads=jobs)
+    tokenizer.warm()
+    tokenizer.count(texts[:SP_BATCH])  # warm up its threads
+    start = time.perf_counter()
+    total = sum(
+        int(tokenizer.count(texts[i : i + SP_BATCH]).sum()) for i in range(0, len(texts), SP_BATCH)
+    )
+    return {"seconds": time.perf_counter() - start, "stats": {"tokens": total}}
+
+
 def ceiling_threads(path: str, jobs: int) -> dict[str, Any]:
     texts = list(_extract(path))
     sp = _sentencepiece()
@@ -452,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         result = ceiling_threads(args.file, args.jobs)
     elif args.path == "ceiling-tunestats":
         result = ceiling(args.file, args.jobs, "tunestats")
+    elif args.path == "ceiling-tunestats-threads":
+        result = ceiling_tunestats_threads(args.file, args.jobs)
     elif args.path == "cookbook":
         result = cookbook(args.file)
     else:

@@ -7,7 +7,8 @@ With ``--tokenizer gemini`` (the default) the paths are ``tunestats`` (the CLI w
 exact Gemini tokenizer), ``genai`` (Google's token-count notebook with google-genai's
 LocalTokenizer), ``ceiling`` (SentencePiece on the pre-extracted texts in N processes),
 ``ceiling-threads`` (the same in one process with N SentencePiece threads) and
-``ceiling-tunestats`` (tunestats' own Gemini counter, kitoken included, in N processes); see
+``ceiling-tunestats`` (tunestats' own Gemini counter, kitoken included, in N processes) and
+``ceiling-tunestats-threads`` (the same in one process on N threads, as tunestats runs); see
 ``baselines.py``. With ``--tokenizer cl100k_base`` they are the older ``tunestats`` (``--tokenizer
 cl100k_base``), ``cookbook``, ``hf`` and ``ceiling`` (bpe-openai in N processes).
 
@@ -58,10 +59,17 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 TOKENIZERS = ("gemini", "cl100k_base")
 PATHS = {
-    "gemini": ("tunestats", "genai", "ceiling", "ceiling-threads", "ceiling-tunestats"),
+    "gemini": (
+        "tunestats",
+        "genai",
+        "ceiling",
+        "ceiling-threads",
+        "ceiling-tunestats",
+        "ceiling-tunestats-threads",
+    ),
     "cl100k_base": ("tunestats", "cookbook", "hf", "ceiling"),
 }
-CEILINGS = ("ceiling", "ceiling-threads", "ceiling-tunestats")  # token total only
+CEILINGS = ("ceiling", "ceiling-threads", "ceiling-tunestats", "ceiling-tunestats-threads")
 COMPARED = ("sum", "min", "max", "mean", "median", "p5", "p95")
 # tunestats x, from the issue; "ceiling" is the fastest of the ceilings that ran
 TARGETS = {
@@ -86,7 +94,8 @@ def command(name: str, file: str, jobs: int, tokenizer: str = "gemini") -> list[
         head = [str(tunestats)] if tunestats.exists() else [sys.executable, "-m", "tunestats.cli"]
         # gemini: no tokenizer option, the default is the exact Gemini tokenizer
         option = [] if tokenizer == "gemini" else ["--tokenizer", tokenizer]
-        return [*head, "stats", file, *option, "--json", "--quiet", "--jobs", str(jobs)]
+        jobs_option = ["--jobs", str(jobs)] if jobs else []  # 0: tunestats' own default
+        return [*head, "stats", file, *option, "--json", "--quiet", *jobs_option]
     baseline = [sys.executable, str(HERE / "baselines.py"), name, file, "--jobs", str(jobs)]
     return [*baseline, "--tokenizer", tokenizer] if name == "ceiling" else baseline
 
@@ -213,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{','.join(PATHS['gemini'])}; cl100k_base: {','.join(PATHS['cl100k_base'])})",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per path; the fastest counts")
+    parser.add_argument(
+        "--tunestats-jobs",
+        type=int,
+        default=0,
+        help="--jobs for tunestats (default: none, tunestats' own choice: one process for the "
+        "Gemini tokenizer, which counts on threads)",
+    )
     args = parser.parse_args(argv)
     known = PATHS[args.tokenizer]
     wanted = args.paths.split(",") if args.paths else list(known)
@@ -230,14 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     size = os.path.getsize(args.file)
     warm_page_cache(args.file)
     print(
-        f"{args.file}: {size / 1e6:.1f} MB, --tokenizer {args.tokenizer}, --jobs {args.jobs}, "
+        f"{args.file}: {size / 1e6:.1f} MB, --tokenizer {args.tokenizer}, --jobs {args.jobs} "
+        f"(tunestats: {args.tunestats_jobs or 'its default'}), "
         f"--repeat {args.repeat}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     runs: list[PathRun] = []
     for name in names:
         try:
-            runs.append(best_of(name, args.file, args.jobs, args.repeat, args.tokenizer))
+            jobs = args.tunestats_jobs if name == "tunestats" else args.jobs
+            runs.append(best_of(name, args.file, jobs, args.repeat, args.tokenizer))
         except (RuntimeError, json.JSONDecodeError) as exc:
             print(table(runs, size))
             print(f"error: {exc}", file=sys.stderr)

@@ -1009,6 +1009,11 @@ def special_cases(directory: Path) -> list[Case]:
             ]
         }
         probes[f"probe-base64-excess-padding-{i}"] = ([ok_gemini, json.dumps(rec).encode()], {})
+    # A NUL byte inside a line drops that line only, wherever it is (CHOICES.md)
+    probes["probe-nul-in-lines"] = (
+        [b"\x00", ok_gemini, ok_gemini[:-1] + b"\x00}", b"\x00\x00"],
+        {},
+    )
     for name, (lines, kw) in probes.items():
         add(name, lines, **kw)
     return cases
@@ -1022,7 +1027,13 @@ SOURCE_ERRORS = [
     ("utf16-le-bom", b"\xff\xfe{\x00}\x00\n\x00"),
     ("utf16-be-bom", b"\xfe\xff\x00{\x00}\x00\n"),
     ("utf32-le-bom", b"\xff\xfe\x00\x00{\x00\x00\x00"),
-    ("nul-byte", b'{"contents": []}\n\x00\n'),
+    # CHOICES.md: a file that is something else than text, by its first bytes
+    ("gzip-bytes", b"\x1f\x8b\x08\x00" + bytes(20)),
+    ("zstd-bytes", b"\x28\xb5\x2f\xfd" + bytes(20)),
+    ("xz-bytes", b"\xfd7zXZ\x00" + bytes(20)),
+    ("bzip2-bytes", b"BZh91AY&SY" + bytes(20)),
+    ("zip-bytes", b"PK\x03\x04" + bytes(20)),
+    ("parquet-bytes", b"PAR1" + bytes(20) + b"PAR1"),
 ]
 
 

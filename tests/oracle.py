@@ -79,8 +79,18 @@ def split_lines(data: bytes) -> list[bytes]:
     for bom in (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff"):
         if data.startswith(bom):
             raise OracleSourceError("starts with a UTF-16 or UTF-32 byte-order mark")
-    if b"\x00" in data[:SNIFF_BYTES]:
-        raise OracleSourceError("NUL byte in the first 64 KiB")
+    # CHOICES.md: a file whose first bytes are those of a compressed file, an archive or
+    # Parquet is not text; a NUL byte anywhere else is only an invalid line.
+    magic = (
+        b"\x1f\x8b",
+        b"\x28\xb5\x2f\xfd",
+        b"\xfd7zXZ\x00",
+        b"PK\x03\x04",
+        b"PK\x05\x06",
+        b"PAR1",
+    )
+    if data.startswith(magic) or (data[:4] == b"BZh9" and data[4:10] == b"1AY&SY"):
+        raise OracleSourceError("not text: compressed, an archive or Parquet")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     pieces = data.split(b"\n")
@@ -319,6 +329,7 @@ def check_tools(record: dict, ex: Example, gemini: bool = False) -> None:
 def measure_gemini(record: dict, task: str) -> Example:
     ex = Example()
     supervised = task == "supervised"
+    kinds: dict = {}  # other media by kind, for the per-example limits
     system = get2(record, "systemInstruction", "system_instruction")
     if system is not None:
         if not isinstance(system, dict):
@@ -391,6 +402,12 @@ def measure_gemini(record: dict, task: str) -> Example:
                         raise Invalid("inlineData over 20 MB")
                 if mime.startswith("image/"):
                     ex.images += 1
+                elif mime.startswith("audio/"):
+                    kinds["audio"] = kinds.get("audio", 0) + 1
+                elif mime.startswith("video/"):
+                    kinds["video"] = kinds.get("video", 0) + 1
+                elif mime == "application/pdf":
+                    kinds["pdf"] = kinds.get("pdf", 0) + 1
                 media += 1
             else:  # functionCall, functionResponse
                 value = get2(part, kind, SNAKE[kind])
@@ -406,6 +423,10 @@ def measure_gemini(record: dict, task: str) -> Example:
         ex.display.append((role, "".join(f"<media{i}>" for i in range(media)) + "".join(shown)))
     if ex.images > MAX_IMAGES:
         raise Invalid("more than 30 images")
+    # SPEC §4: at most 1 audio, 4 PDF and 1 video part per example
+    for kind, limit in (("audio", 1), ("pdf", 4), ("video", 1)):
+        if kinds.get(kind, 0) > limit:
+            raise Invalid(f"more than {limit} {kind} parts")
     if supervised and not has_model:
         raise Invalid("no model turn")
     check_tools(record, ex, gemini=True)

@@ -186,9 +186,19 @@ INVALID = [
     ("[1, 2]", "an array; expected a JSON object"),
     ('"text"', "a string; expected a JSON object"),
     ({"contents": []}, "contents is empty"),
-    ({"contents": None}, 'expected "contents"'),  # null is the same as missing
+    # null is the same as missing; the reason names the key (issue 10: not "(keys: contents)")
+    ({"contents": None}, "contents is null; expected an array of Content"),
     ({"contents": {}}, "contents is an object; expected an array"),
-    ({"messages": [{"role": "user", "content": "x"}]}, '"messages" (gemini-messages format)'),
+    # roles that decide nothing: either messages format (issue 10: not "gemini-messages")
+    (
+        {"messages": [{"role": "user", "content": "x"}]},
+        '"messages": a gemini-messages or openai-chat record',
+    ),
+    # an openai-chat record is named as one (issue 10)
+    (
+        {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]},
+        'record has "messages": an openai-chat record, but the file is gemini',
+    ),
     ({"request": {"contents": []}}, 'expected "contents"'),
     ({"contents": ["x"]}, "contents[0] is a string"),
     (

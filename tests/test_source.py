@@ -87,11 +87,15 @@ def test_utf16_is_a_source_error(tmp_path):
         tunestats.compute(str(path), tokenizer="cl100k_base")
 
 
-def test_binary_is_a_source_error(tmp_path):
+def test_nul_bytes_in_a_line_drop_that_line_only(tmp_path):
+    """Issue 10: decided by content, not position: a NUL inside a line, even in the first
+    64 KiB, drops that line; the valid lines are kept."""
     path = tmp_path / "bin.jsonl"
-    path.write_bytes(ROW + b"\n\x00\x01\x02")
-    with pytest.raises(SourceError, match="NUL byte at offset"):
-        tunestats.compute(str(path), tokenizer="cl100k_base")
+    path.write_bytes(b"\x00\x01\x02\n" + ROW + b"\n" + ROW[:-1] + b"\x00}\n" + ROW + b"\n")
+    stats = tunestats.compute(str(path), tokenizer="cl100k_base")
+    assert (stats.training.kept, stats.training.dropped) == (2, 2)
+    assert stats.training.result.dropped_lines == [1, 3]
+    assert all("NUL byte" in reason for reason in stats.training.result.dropped_reasons)
 
 
 @pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\r\n"])

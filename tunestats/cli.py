@@ -2,7 +2,8 @@
 
 Parses options, runs the pipeline (or the batch), prints. No statistics logic lives here.
 Exit codes of ``stats``: 0 done; 1 a source could not be read at all, or it has no valid
-example; 2 usage error; 3 with ``--strict`` when any example was dropped. Of ``batch``: 0 every
+example; 2 usage error; 3 with ``--strict`` when any example was dropped; 130 interrupted
+(Ctrl-C); 141 the reader of stdout went away (``| head``). Of ``batch``: 0 every
 dataset was counted (or was unchanged); 1 at least one failed (see the summary); 2 usage error.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from .progress import Progress
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
+EXIT_SIGINT, EXIT_SIGPIPE = 130, 141  # 128 + the signal's number, as a shell reports a kill
 
 
 def positive_int(text: str) -> int:
@@ -157,11 +160,43 @@ def _progress(args: argparse.Namespace) -> Progress | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "batch":
-        return _batch(args)
-    if args.command == "emulator":
-        return _emulator(args)
-    return _stats(args)
+    # gcsfs logs each failed request with its traceback before it raises; the CLI prints one
+    # line for the error instead (a library user keeps gcsfs's logging as configured).
+    logging.getLogger("gcsfs").addHandler(logging.NullHandler())
+    try:
+        if args.command == "batch":
+            return _batch(args)
+        if args.command == "emulator":
+            return _emulator(args)
+        return _stats(args)
+    except KeyboardInterrupt:  # Ctrl-C: a line, no traceback, the shell's code for SIGINT
+        _error("interrupted")
+        return EXIT_SIGINT
+    except BrokenPipeError:  # `tunestats stats F | head`: the reader left; say nothing more
+        _silence_stdout()
+        return EXIT_SIGPIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit cannot fail again (Python docs,
+    "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _terminal_bars() -> str:
+    """Block characters for the histograms when stdout can show them, else ASCII ones; and
+    any other character stdout cannot encode is written as an escape, not an error."""
+    from .report import ASCII_BARS, BARS
+
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        BARS.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="backslashreplace")
+        return ASCII_BARS
+    return BARS
 
 
 def _error(message: str) -> None:
@@ -200,12 +235,13 @@ def _stats(args: argparse.Namespace) -> int:
             print(f"tunestats: note: {note}", file=sys.stderr)
         print(f"tunestats: {tokenizer_line(stats)}", file=sys.stderr)
     else:
+        bars = _terminal_bars()
         print(tokenizer_line(stats))
         for note in stats.notes:
             print(f"note: {note}")
         for name, s in sources:
             print()
-            print(text_report(stats, s, name))
+            print(text_report(stats, s, name, bars=bars))
 
     empty = [s.uri for _, s in sources if s.kept == 0]
     if empty:

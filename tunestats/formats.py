@@ -24,8 +24,18 @@ FORMATS = ("gemini", "gemini-messages", "palm", "openai-chat", "prompt-completio
 TASKS = ("supervised", "distillation")
 
 MAX_IMAGES = 30  # SPEC §4 [D]
+# SPEC §4 and §8 [D]: the other media one example may hold, by kind of MIME type.
+MEDIA_LIMITS = (("audio", "audio file", 1), ("pdf", "PDF document", 4), ("video", "video", 1))
 MAX_INLINE_BYTES = 20_000_000  # SPEC §4 [D]: 20 MB decoded
 SAMPLE_TEXT_LIMIT = 400  # SPEC §5 [O]
+# CHOICES.md: a record nests objects and arrays at most this deep, the record itself counted
+# as 1. Protobuf's JSON parsers, which read Vertex requests, refuse more than 100 levels by
+# default; and no deeper value can reach the recursive code of json or of Google's clients.
+MAX_DEPTH = 100
+TOO_DEEP = (
+    f"nests objects and arrays more than {MAX_DEPTH} levels deep (the record is level 1); "
+    f"at most {MAX_DEPTH} are allowed"
+)
 
 
 class Invalid(Exception):
@@ -117,7 +127,16 @@ def _role(value: Any, path: str, allowed: tuple[str, ...], single: bool) -> str:
 class _Builder:
     """Collects an example's texts, characters and media as a format walks the record."""
 
-    __slots__ = ("inputs", "outputs", "characters", "billable", "images", "other_media", "messages")
+    __slots__ = (
+        "inputs",
+        "outputs",
+        "characters",
+        "billable",
+        "images",
+        "other_media",
+        "kinds",
+        "messages",
+    )
 
     def __init__(self) -> None:
         self.inputs: list[str] = []
@@ -126,6 +145,7 @@ class _Builder:
         self.billable = 0
         self.images = 0
         self.other_media = 0
+        self.kinds: dict[str, int] = {}  # other media by kind (MEDIA_LIMITS), when any
         self.messages = 0
 
     def text(self, text: str, output: bool) -> None:
@@ -145,12 +165,23 @@ class _Builder:
     def media(self, mime: str) -> None:
         if mime.startswith("image/"):
             self.images += 1
-        else:
-            self.other_media += 1
+            return
+        self.other_media += 1
+        kind = _media_kind(mime)
+        if kind is not None:
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
     def build(self, line: int, record: dict[str, Any]) -> Example:
         if self.images > MAX_IMAGES:
             raise Invalid("", f"record has {self.images} images; at most {MAX_IMAGES} are allowed")
+        for kind, name, limit in MEDIA_LIMITS:
+            if self.kinds.get(kind, 0) > limit:
+                names = f"{name}s" if limit > 1 else name
+                raise Invalid(
+                    "",
+                    f"record has {self.kinds[kind]} {name}s; at most {limit} {names} "
+                    f"{'is' if limit == 1 else 'are'} allowed",
+                )
         return Example(
             line,
             self.inputs,
@@ -162,6 +193,14 @@ class _Builder:
             self.other_media,
             record,
         )
+
+
+def _media_kind(mime: str) -> str | None:
+    if mime.startswith("audio/"):
+        return "audio"
+    if mime.startswith("video/"):
+        return "video"
+    return "pdf" if mime == "application/pdf" else None
 
 
 # --- function calls and tools as google-genai's LocalTokenizer counts them (SPEC §2 [G]) ----
@@ -472,16 +511,35 @@ _SIGNATURES: dict[str, tuple[str, ...]] = {
 
 
 def _check_format(record: dict[str, Any], fmt: str) -> None:
+    """Invalid unless the record has the keys of ``fmt``; the reason names what it is instead."""
     if any(record.get(key) is not None for key in _SIGNATURES[fmt]):
         return
     expected = " or ".join(f'"{k}"' for k in _SIGNATURES[fmt])
-    for other, keys in _SIGNATURES.items():
-        for key in keys:
-            if record.get(key) is not None:
-                problem = f'record has "{key}" ({other} format) but the file is {fmt}'
-                raise Invalid("", f"{problem} (expected {expected})")
+    other = _other_format(record, fmt)
+    if other is not None:
+        key, name = other
+        raise Invalid(
+            "", f'record has "{key}": {name}, but the file is {fmt} (expected {expected})'
+        )
+    nulls = [key for key in _SIGNATURES[fmt] if key in record]
+    if nulls:
+        raise Invalid(nulls[0], f"is null; expected {_WHAT.get(nulls[0], 'a string')}")
     keys = ", ".join(f'"{k}"' for k in list(record)[:5]) or "none"
     raise Invalid("", f"record matches no format: expected {expected} for {fmt} (keys: {keys})")
+
+
+_WHAT = {"contents": "an array of Content", "messages": "an array of messages"}
+
+
+def _other_format(record: dict[str, Any], fmt: str) -> tuple[str, str] | None:
+    """(the key that shows it, what the record is) when it is a record of another format."""
+    decided = record_format(record)
+    if decided is not None and decided != fmt:
+        key = next(k for k in _SIGNATURES[decided] if record.get(k) is not None)
+        return key, f"{'an' if decided[0] in 'aeiou' else 'a'} {decided} record"
+    if record.get("messages") is not None and fmt not in ("gemini-messages", "openai-chat"):
+        return "messages", "a gemini-messages or openai-chat record"
+    return None
 
 
 # --- lines ----------------------------------------------------------------------------------
@@ -500,7 +558,16 @@ def parse_record(raw: bytes) -> Any:
             raw.decode("utf-8")
         except UnicodeDecodeError as bad:
             raise Invalid("", f"not valid UTF-8 (byte offset {bad.start})") from None
+        if "depth" in exc.msg:  # orjson's own limit (1024) is past ours: the same reason
+            raise TooDeep("record", TOO_DEEP) from None
+        nul = raw.find(b"\x00")
+        if nul >= 0:  # JSON text never holds one: name it rather than a control character
+            raise Invalid("", f"not valid JSON: NUL byte at byte offset {nul}") from None
         raise Invalid("", f"not valid JSON at character {exc.pos}: {exc.msg}") from None
+
+
+class TooDeep(Invalid):
+    """Valid JSON nested deeper than any parser should follow (MAX_DEPTH)."""
 
 
 class Drop(NamedTuple):
@@ -514,15 +581,41 @@ def parse_example(raw: bytes, line: int, fmt: str, distill: bool) -> Example | D
     """Return the normalized example of a non-blank line, or why it is dropped."""
     try:
         record = parse_record(raw)
+    except TooDeep as exc:
+        return Drop(str(exc), True)
     except Invalid as exc:
         return Drop(str(exc), False)
     try:
         if not isinstance(record, dict):
             raise Invalid("", f"record is {_kind_name(record)}; expected a JSON object")
+        if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # else it cannot be that deep
+            _check_depth(record)
         _check_format(record, fmt)
         return _NORMALIZERS[fmt](record, line, distill)
     except Invalid as exc:
         return Drop(str(exc), True)
+
+
+def _check_depth(record: dict[str, Any]) -> None:
+    """Invalid when objects and arrays nest deeper than MAX_DEPTH (the record is level 1)."""
+    stack: list[tuple[Any, int, str]] = [(record, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Invalid(path, TOO_DEEP)
+        if isinstance(value, dict):
+            steps = ((f".{key}" if path else key, item) for key, item in value.items())
+        elif isinstance(value, list):
+            steps = ((f"[{i}]", item) for i, item in enumerate(value))
+        else:
+            continue
+        for step, item in steps:
+            if isinstance(item, (dict, list)):
+                # Only the first levels of the path: the rest would be 100 steps long.
+                where = (
+                    path + step if depth < 6 else (path if path.endswith("...") else path + "...")
+                )
+                stack.append((item, depth + 1, where))
 
 
 # --- detection ------------------------------------------------------------------------------

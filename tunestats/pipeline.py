@@ -305,6 +305,23 @@ _worker_progress: Any = None
 def _init_worker(counts: Any) -> None:
     global _worker_progress
     _worker_progress = counts
+    become_worker()
+
+
+def become_worker() -> None:
+    """What every pool worker does first: leave Ctrl-C to the main process (which stops the
+    pool), and die with it, even when it is killed with SIGKILL (no orphan goes on counting)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def warm_before_fork(run: Plan) -> None:
@@ -323,25 +340,19 @@ def _run_shards(
     ranges: list[tuple[int, int | None]],
     progress: Progress | None,
 ) -> tuple[Accumulator, int]:
-    from concurrent.futures import ProcessPoolExecutor
-
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counts = None if progress is None or len(progress.counts) < 2 * len(ranges) else progress.counts
     # The main process reads the first range itself: one process fewer to start and to hold
-    # in memory, and it would only wait otherwise.
-    with ProcessPoolExecutor(
-        max_workers=len(ranges) - 1,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(counts,),
-    ) as pool:
-        futures = [
-            pool.submit(run_range, info, fmt, run, a, b, k)
+    # in memory, and it would only wait otherwise. A multiprocessing Pool, because leaving
+    # its block terminates the workers: after Ctrl-C or an error, nothing goes on counting.
+    with context.Pool(len(ranges) - 1, initializer=_init_worker, initargs=(counts,)) as pool:
+        pending = [
+            pool.apply_async(run_range, (info, fmt, run, a, b, k))
             for k, (a, b) in enumerate(ranges)
             if k > 0
         ]
         first = run_range(info, fmt, run, *ranges[0], slot=0, counts=counts)
-        shards = [first] + [future.result() for future in futures]
+        shards = [first] + [result.get() for result in pending]
     return merge_shards(shards)
 
 

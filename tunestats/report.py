@@ -110,27 +110,30 @@ def dumps(doc: Any, indent: int | None = 2) -> str:
 
 # --- text -----------------------------------------------------------------------------------
 
-_BARS = " ▁▂▃▄▅▆▇█"
+BARS = " ▁▂▃▄▅▆▇█"
+ASCII_BARS = " .:-=+*#@"  # for a terminal whose encoding has no block characters
 
 
-def _sparkline(buckets: list[tuple[int, int, int]], lo: int, hi: int) -> str:
+def _sparkline(buckets: list[tuple[int, int, int]], lo: int, hi: int, bars: str) -> str:
     """One character per bucket of SPEC §3 (empty buckets drawn as a space)."""
     counts = {left: count for count, left, _ in buckets}
     cells = [counts.get(left, 0) for left, right in bucket_edges(lo, hi) if right >= left]
     top = max(cells) or 1
-    return "".join(_BARS[0 if c == 0 else max(1, round(c / top * 8))] for c in cells)
+    return "".join(bars[0 if c == 0 else max(1, round(c / top * 8))] for c in cells)
 
 
-def _row(name: str, d: Distribution | None) -> str:
+def _row(name: str, d: Distribution | None, bars: str) -> str:
     if d is None:
         return f"  {name:<18} -"
     return (
         f"  {name:<18} {d.sum:>12,} {d.min:>8,} {d.p5:>8,} {d.median:>8,} {d.mean:>10,.1f} "
-        f"{d.p95:>8,} {d.max:>8,}  {_sparkline(d.buckets, d.min, d.max)}"
+        f"{d.p95:>8,} {d.max:>8,}  {_sparkline(d.buckets, d.min, d.max, bars)}"
     )
 
 
-def text_report(stats: Stats, source: SourceStats, title: str, max_reasons: int = 20) -> str:
+def text_report(
+    stats: Stats, source: SourceStats, title: str, max_reasons: int = 20, bars: str = BARS
+) -> str:
     r = source.result
     supervised = stats.task == "supervised"
     lines = [
@@ -141,11 +144,11 @@ def text_report(stats: Stats, source: SourceStats, title: str, max_reasons: int 
         "",
         f"  {'':<18} {'sum':>12} {'min':>8} {'p5':>8} {'median':>8} {'mean':>10} "
         f"{'p95':>8} {'max':>8}  histogram",
-        _row("input tokens", r.input_tokens),
+        _row("input tokens", r.input_tokens, bars),
     ]
     if supervised:
-        lines.append(_row("output tokens", r.output_tokens))
-    lines.append(_row("messages/example", r.messages))
+        lines.append(_row("output tokens", r.output_tokens, bars))
+    lines.append(_row("messages/example", r.messages, bars))
     lines.append("")
     billable = f"  billable tokens {r.billable_tokens:,} per epoch"
     if stats.epochs:

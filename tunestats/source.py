@@ -20,6 +20,7 @@ a mix of two versions.
 from __future__ import annotations
 
 import bz2
+import functools
 import lzma
 import os
 import sys
@@ -38,6 +39,16 @@ _WIDE_BOMS = {
     b"\xfe\xff": "UTF-16",
 }
 _SNIFF_BYTES = 64 << 10
+# What a source that is not JSONL text often is instead (CHOICES.md, "Reading"): the first
+# bytes decide, so a NUL byte inside a line of text only drops that line.
+_MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed", ".gz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", ".zst"),
+    (b"\xfd7zXZ\x00", "xz-compressed", ".xz"),
+    (b"PK\x03\x04", "a zip archive", None),
+    (b"PK\x05\x06", "a zip archive", None),
+    (b"PAR1", "a Parquet file", None),
+)
 
 
 class SourceError(Exception):
@@ -95,7 +106,8 @@ def open_binary(uri: str, generation: str | None = None) -> BinaryIO:
             raw = fs.open(f"{fs._strip_protocol(uri)}#{generation}", "rb")
             return _decompress(raw, compression)
         fsspec = _fsspec()
-        return fsspec.open(uri, mode="rb", compression=compression).open()
+        options = gcs_options(uri) if _is_gcs(uri) else {}
+        return fsspec.open(uri, mode="rb", compression=compression, **options).open()
     except Exception as exc:
         raise open_error(uri, exc) from exc
 
@@ -110,18 +122,67 @@ def _decompress(raw: BinaryIO, compression: str | None) -> BinaryIO:
 
 def _fsspec() -> Any:
     """fsspec, imported only for URLs: a local run need not pay for it."""
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        # gcsfs reads this when imported; its default probes every bucket for a layout that
-        # emulators do not serve, and each probe waits about 60 s (CHOICES.md).
-        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    # gcsfs reads this when imported; its default probes every bucket for a zonal or
+    # hierarchical layout, with a credentials lookup of its own each time, and waits about
+    # 60 s for emulators that do not serve it (CHOICES.md). Plain reads need none of it.
+    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     import fsspec
 
     return fsspec
 
 
 def filesystem(uri: str, **options: Any) -> Any:
+    if _is_gcs(uri):
+        options = {**gcs_options(uri), **options}
     fs, _ = _fsspec().core.url_to_fs(uri, **options)
     return fs
+
+
+def gcs_options(uri: str) -> dict[str, Any]:
+    """gcsfs options for ``uri``, after the checks that fail at once instead of retrying for a
+    minute (CHOICES.md, "Cloud Storage"): the endpoint's host name must resolve (no network
+    is not a transient fault), and credentials that exist must refresh (an authentication
+    failure is not either). Without any credentials, access is anonymous (public buckets)."""
+    try:
+        return dict(_gcs_options(os.environ.get("STORAGE_EMULATOR_HOST") or None))
+    except _Unreachable as exc:
+        raise SourceError(f"{uri}: {exc}") from None
+
+
+class _Unreachable(Exception):
+    pass
+
+
+@functools.cache
+def _gcs_options(emulator: str | None) -> tuple[tuple[str, Any], ...]:
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(emulator if emulator and "://" in emulator else f"http://{emulator}")
+    host, port = (endpoint.hostname, endpoint.port or 80) if emulator else (_GCS_HOST, 443)
+    try:
+        socket.getaddrinfo(host, port)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _Unreachable(f"cannot reach {host}: {exc} (no network, or no DNS?)") from None
+    if emulator:
+        return ()
+    import google.auth
+    import google.auth.exceptions
+    from google.auth.transport.requests import Request
+
+    try:
+        credentials, _ = google.auth.default(scopes=[_READ_SCOPE])
+    except google.auth.exceptions.DefaultCredentialsError:
+        return (("token", "anon"),)
+    try:
+        credentials.refresh(Request())
+    except google.auth.exceptions.GoogleAuthError as exc:
+        raise _Unreachable(f"not authenticated: Google credentials do not refresh: {exc}") from None
+    return ()
+
+
+_GCS_HOST = "storage.googleapis.com"
+_READ_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
 
 
 def _is_gcs(uri: str) -> bool:
@@ -216,18 +277,40 @@ def _read_error(uri: str, exc: BaseException) -> SourceError:
 
 
 def _check_start(uri: str, head: bytes) -> tuple[bytes, int]:
-    """Reject sources that are not UTF-8 throughout; drop a UTF-8 byte-order mark.
+    """Reject a source that is something else than UTF-8 text; drop a UTF-8 byte-order mark.
 
     Returns the bytes that remain and the offset in the file where they start."""
     for bom, name in _WIDE_BOMS.items():
         if head.startswith(bom):
             raise SourceError(f"{uri}: not UTF-8: the file starts with a {name} byte-order mark")
-    nul = head.find(b"\x00")
-    if nul >= 0:
-        raise SourceError(f"{uri}: not UTF-8 text: NUL byte at offset {nul} (binary file?)")
+    looks = looks_like(head)
+    if looks is not None:
+        what, suffix = looks
+        if suffix is None:
+            fix = "tunestats reads JSONL text"
+        elif uri == "-":
+            fix = f"decompress it first, or give a file named {suffix}"
+        else:
+            fix = f"name it {suffix}"
+        raise SourceError(f"{uri}: not JSONL text: it looks {what}; {fix}")
     if head.startswith(_UTF8_BOM):
         return head[len(_UTF8_BOM) :], len(_UTF8_BOM)
     return head, 0
+
+
+def looks_like(head: bytes) -> tuple[str, str | None] | None:
+    """What the first bytes of a source say it is, when that is not text: (what, suffix)."""
+    for magic, what, suffix in _MAGIC:
+        if head.startswith(magic):
+            return ("like " + what if what.startswith("a ") else what), suffix
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
+        return "bzip2-compressed", ".bz2"
+    sample = head[:64]
+    if len(sample) >= 8 and sample[1::2].count(0) == len(sample) // 2 and 0 not in sample[0::2]:
+        return "UTF-16-LE encoded (no byte-order mark)", None
+    if len(sample) >= 8 and sample[0::2].count(0) == len(sample) // 2 and 0 not in sample[1::2]:
+        return "UTF-16-BE encoded (no byte-order mark)", None
+    return None
 
 
 def read_blocks(
