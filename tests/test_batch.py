@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
 import shutil
+import uuid
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +21,8 @@ from tunestats.cli import main
 from tunestats.progress import Progress
 
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*/*.jsonl") if p.parent.name != "broken")
+# Supervised datasets with valid examples (the distill/ ones have none when counted supervised).
+SUPERVISED_FILES = [p for p in CORPUS_FILES if p.parent.name != "distill"]
 OPTIONS = {"tokenizer": "cl100k_base"}
 
 
@@ -169,7 +174,7 @@ def test_a_corrupt_record_is_recomputed(tree, tmp_path):
 def test_gs_batch_with_globs_and_gs_destination(bucket, tmp_path):
     local = tmp_path / "copies"
     local.mkdir()
-    for i, path in enumerate(CORPUS_FILES[:4]):
+    for i, path in enumerate(SUPERVISED_FILES[:4]):
         bucket.put(f"tuning/set{i}/{path.name}", path.read_bytes())
         shutil.copy(path, local / f"set{i}-{path.name}")
     bucket.put("tuning/set9/packed.jsonl.gz", gzip.compress(_rows(100, bad_every=7)))
@@ -292,3 +297,262 @@ def test_every_output_of_a_batch_says_how_exact_it_is(tree, tmp_path):
         text = batch.table(result.rows)
         assert "tokenizer" in text.splitlines()[0]
         assert all(cell in line for line in text.splitlines()[1:] if "computed" in line)
+
+
+# --- record names: always inside DEST, one per URI -------------------------------------------
+
+LONG = "x" * 1000
+NASTY_URIS = [
+    "simplecache::file:///data/a/t.jsonl",
+    "simplecache::file:///../../../../data/b/t.jsonl",
+    "simplecache::file:///" + "../" * 40 + "data/b/t.jsonl",
+    "zip://inner.jsonl::file:///archive.zip",
+    "gs://b/../../../../etc/t.jsonl",
+    "gs://b/a/t.jsonl",
+    "gs://b/a/./t.jsonl",
+    "gs://b/a//t.jsonl",
+    "gs://b/a/../t.jsonl",
+    "gs://b/t.jsonl",
+    "gs://b//etc/passwd",
+    "gs://b/a/..",
+    "gs://..",
+    "gs://",
+    "gs://b/%2E%2E/t.jsonl",
+    "gs://b/a\\..\\..\\..\\t.jsonl",
+    "gs://b/x\x00y.jsonl",
+    "gs://b/x\ny.jsonl",
+    "gs://b/\u202eexe.jsonl",
+    "gs://b/\udcff.jsonl",
+    "gs://b/x~0123456789abcdef.jsonl",
+    "gs://b/données/ü.jsonl",
+    f"gs://b/{LONG}.jsonl",
+    f"gs://b/{LONG}.ndjson",  # differs from the one above only past the cut
+    "gs://b/" + "ü" * 400,
+    "gs://b/" + "/".join(["d" * 150] * 30) + "/t.jsonl",
+    "gs://b/" + "/".join(["d" * 150] * 30) + "/u.jsonl",
+    "memory:///../../x.jsonl",
+    "memory:///x.jsonl",
+    "/abs/../../../x.jsonl",  # local paths are made absolute: this one is /x.jsonl
+    "relative/../x.jsonl",
+    "file:///../y.jsonl",
+    "C:\\Windows\\t.jsonl",
+]
+
+
+def test_record_names_are_readable_when_they_can_be():
+    assert batch.record_path("out", "simplecache::file:///data/a/t.jsonl") == (
+        "out/simplecache%3A%3Afile/data/a/t.jsonl.stats.json"
+    )
+    assert (
+        batch.record_path("out", "gs://b/a b/x\\y.jsonl") == "out/gs/b/a b/x%5Cy.jsonl.stats.json"
+    )
+    assert batch.record_path("out", "gs://b/données.jsonl") == "out/gs/b/données.jsonl.stats.json"
+    assert batch.record_path("out", "memory:///b/x.jsonl") == "out/memory/b/x.jsonl.stats.json"
+    assert batch.record_path("out", "gs://b/a~1.jsonl") == "out/gs/b/a%7E1.jsonl.stats.json"
+    # A name that had to lose something gets the hash of its URI.
+    path = batch.record_path("out", "gs://b/a/./t.jsonl")
+    digest = hashlib.sha256(b"gs://b/a/./t.jsonl").hexdigest()[:16]
+    assert path == f"out/gs/b/a/t.jsonl~{digest}.stats.json"
+    assert batch.record_path("", "gs://b/t.jsonl") == "./gs/b/t.jsonl.stats.json"
+
+
+def test_every_record_path_is_inside_a_local_dest(tmp_path):
+    dest = tmp_path / "deep" / "out"
+    paths = {uri: batch.record_path(str(dest), uri) for uri in NASTY_URIS}
+    assert len(set(paths.values())) == len(NASTY_URIS)  # distinct URIs, distinct records
+    for uri, path in paths.items():
+        resolved = Path(path).resolve()
+        assert resolved.is_relative_to(dest.resolve()), (uri, path)
+        assert len(path.encode("utf-8", "surrogatepass")) - len(str(dest)) <= batch.MAX_RECORD_BYTES
+        assert all(len(p.encode()) <= 255 for p in Path(path).parts)
+        batch.write_bytes(path, uri.encode("utf-8", "surrogatepass"))  # a real, valid name
+        assert batch.read_bytes(path) == uri.encode("utf-8", "surrogatepass")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) == len(NASTY_URIS)
+    assert all(p.resolve().is_relative_to(dest.resolve()) for p in written)
+
+
+def test_every_record_path_is_inside_a_gs_dest(bucket):
+    dest = bucket.uri("results")
+    paths = {uri: batch.record_path(dest, uri) for uri in NASTY_URIS}
+    assert len(set(paths.values())) == len(NASTY_URIS)
+    for uri, path in paths.items():
+        assert path.startswith(dest + "/"), (uri, path)
+        parts = path.removeprefix(dest + "/").split("/")
+        assert not {"", ".", ".."} & set(parts), (uri, path)
+        assert not any("\\" in p or "\x00" in p for p in parts)
+        batch.write_bytes(path, b"{}")
+    objects = bucket.fs.find(bucket.name)
+    assert len(objects) == len(NASTY_URIS)
+    assert all(o.startswith(f"{bucket.name}/results/") for o in objects)
+    assert sorted(f"gs://{o}" for o in objects) == sorted(paths.values())
+
+
+def test_a_chained_url_with_dot_dot_writes_inside_dest(tmp_path, monkeypatch):
+    """simplecache::file:///../../data/b/t.jsonl once put its record beside the dataset."""
+    data = tmp_path / "data"
+    for name in ("a", "b"):
+        (data / name).mkdir(parents=True)
+        (data / name / "t.jsonl").write_bytes(_rows(3))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    sources = [
+        f"simplecache::file://{data / 'a' / 't.jsonl'}",
+        "simplecache::file://" + "/.." * 40 + str(data / "b" / "t.jsonl"),
+    ]
+    result = batch.run_batch(sources, "OUT", jobs=1, **OPTIONS)
+    assert [r.status for r in result.rows] == ["computed", "computed"]
+    assert len({r.record for r in result.rows}) == 2
+    out = (work / "OUT").resolve()
+    for row in result.rows:
+        assert Path(row.record).resolve().is_relative_to(out)
+        assert _record(row.record)["uri"] == row.uri
+    outside = sorted(p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(out))
+    assert outside == [data / "a" / "t.jsonl", data / "b" / "t.jsonl"]
+    again = batch.run_batch(sources, "OUT", jobs=1, **OPTIONS)
+    assert [r.status for r in again.rows] == ["unchanged", "unchanged"]
+
+
+def test_a_batch_of_oddly_named_sources_stays_inside_dest(tmp_path):
+    import fsspec
+
+    root = f"/odd-{uuid.uuid4().hex[:8]}"
+    keys = [
+        "/" + "../" * 10 + "etc/t.jsonl",
+        "/a/./b.jsonl",
+        "/a//b.jsonl",
+        "/a/b.jsonl",
+        "/back\\slash\\..\\..\\t.jsonl",
+        f"/{LONG}.jsonl",
+        "/nul\x00.jsonl",
+    ]
+    fs = fsspec.filesystem("memory")
+    uris = []
+    for key in keys:
+        fs.pipe_file(root + key, _rows(4))
+        uris.append(f"memory://{root}{key}")
+    dest = tmp_path / "out"
+    try:
+        result = batch.run_batch(uris, str(dest), jobs=2, **OPTIONS)
+    finally:
+        fs.rm(root, recursive=True)
+    assert [r.uri for r in result.rows] == uris
+    assert [r.status for r in result.rows] == ["computed"] * len(uris)
+    assert len({r.record for r in result.rows}) == len(uris)
+    files = {p for p in tmp_path.rglob("*") if p.is_file()}
+    assert files == {Path(r.record) for r in result.rows} | {
+        dest / "summary.jsonl",
+        dest / "summary.parquet",
+    }
+    assert all(p.resolve().is_relative_to(dest.resolve()) for p in files)
+
+
+def test_gs_objects_with_odd_names_into_a_gs_dest(bucket):
+    keys = ["t/a/./b.jsonl", "t/a//b.jsonl", "t//abs.jsonl", "t/back\\slash.jsonl", f"t/{LONG}"]
+    uris = [bucket.put(key, _rows(4)) for key in keys]
+    dest = bucket.uri("results")
+    result = batch.run_batch(uris, dest, jobs=2, **OPTIONS)
+    assert [r.status for r in result.rows] == ["computed"] * len(uris)
+    records = {r.record for r in result.rows}
+    assert len(records) == len(uris)
+    objects = {f"gs://{o}" for o in bucket.fs.find(bucket.name)}
+    assert objects - {bucket.uri(k) for k in keys} == records | {
+        f"{dest}/summary.jsonl",
+        f"{dest}/summary.parquet",
+    }
+    again = batch.run_batch(uris, dest, jobs=2, **OPTIONS)
+    assert [r.status for r in again.rows] == ["unchanged"] * len(uris)
+
+
+# --- a record that cannot be written ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_record_that_cannot_be_written_is_a_failed_row(tree, tmp_path, jobs):
+    out = tmp_path / "out"
+    blocked_dir = Path(batch.record_path(str(out), str(tree / "a/deep/big.jsonl"))).parent
+    blocked_dir.parent.mkdir(parents=True)
+    blocked_dir.write_text("a file where the records' directory goes")
+    blocked = Path(batch.record_path(str(out), str(tree / "b.ndjson")))
+    blocked.mkdir(parents=True)  # a directory where the record goes
+
+    result = batch.run_batch([str(tree)], str(out), jobs=jobs, **OPTIONS)
+    rows = {os.path.relpath(r.uri, tree): r for r in result.rows}
+    assert rows["a/chat.jsonl"].status == "computed"
+    assert rows["a/broken.jsonl"].status == "failed"
+    for name, errno in (
+        ("a/deep/big.jsonl", "[Errno 17]"),
+        ("a/deep/packed.jsonl.gz", "[Errno 17]"),
+        ("b.ndjson", "[Errno 21]"),
+    ):
+        row = rows[name]
+        path = batch.record_path(str(out), row.uri)
+        assert row.status == "failed" and row.record is None
+        assert row.error.startswith(f"{path}: cannot write the record: {errno}"), row.error
+        assert row.examples == tunestats.compute(row.uri, **OPTIONS).training.kept
+    lines = [json.loads(x) for x in (out / "summary.jsonl").read_text().splitlines()]
+    assert [x["status"] for x in lines] == [r.status for r in result.rows]
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+def test_cli_exit_code_when_a_record_cannot_be_written(tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    path = Path(batch.record_path(str(out), str(tree / "b.ndjson")))
+    path.parent.parent.mkdir(parents=True)
+    path.parent.write_text("in the way")
+    assert main(["batch", str(tree / "b.ndjson"), "--out", str(out), *_cl100k()]) == 1
+    assert f"{path}: cannot write the record: [Errno" in capsys.readouterr().err
+    assert (out / "summary.jsonl").exists()
+
+
+def _cl100k() -> list[str]:
+    return ["--tokenizer", "cl100k_base", "--quiet"]
+
+
+# --- a dataset with no valid example ---------------------------------------------------------
+
+
+def test_no_valid_example_is_a_failed_row_with_its_record(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(_rows(6, bad_every=1))
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(_rows(6))
+    out = tmp_path / "out"
+    first_reason = tunestats.compute(str(bad), **OPTIONS).training.result.dropped_reasons[0]
+    expected = f"{bad}: no valid example (6 dropped; first: {first_reason})"
+
+    result = batch.run_batch([str(bad), str(good)], str(out), **OPTIONS)
+    row, ok = result.rows
+    assert (row.status, row.error, row.examples, row.dropped) == ("failed", expected, 0, 6)
+    assert ok.status == "computed" and ok.error is None
+    assert row.record == batch.record_path(str(out), str(bad))
+    record = _record(row.record)
+    assert record["tuningDataStats"] == tunestats.compute(str(bad), **OPTIONS).to_dict()
+    lines = [json.loads(x) for x in (out / "summary.jsonl").read_text().splitlines()]
+    assert lines[0]["status"] == "failed" and lines[0]["record"] == row.record
+    stamp = os.stat(row.record).st_mtime_ns
+
+    # A rerun reuses the record (the dataset is not counted again) and the row stays failed.
+    again = batch.run_batch([str(bad), str(good)], str(out), **OPTIONS)
+    assert [(r.status, r.error) for r in again.rows] == [("failed", expected), ("unchanged", None)]
+    assert os.stat(row.record).st_mtime_ns == stamp
+    assert again.rows[0].record == row.record
+
+    # stats and batch agree: exit code 1, and the batch says why.
+    assert main(["stats", str(bad), *_cl100k()]) == 1
+    capsys.readouterr()
+    assert main(["batch", str(bad), str(good), "--out", str(out), *_cl100k()]) == 1
+    assert expected in capsys.readouterr().err
+    bad.write_bytes(_rows(6, bad_every=2))  # fixed: counted again, and computed
+    fixed = batch.run_batch([str(bad)], str(out), **OPTIONS)
+    assert (fixed.rows[0].status, fixed.rows[0].examples) == ("computed", 3)
+
+
+def test_no_valid_example_in_a_distillation_dataset(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(_rows(3, bad_every=1))
+    result = batch.run_batch([str(bad)], str(tmp_path / "o"), task="distillation", **OPTIONS)
+    (row,) = result.rows
+    assert row.status == "failed" and row.record is not None
+    assert row.error.startswith(f"{bad}: no valid example (3 dropped; first: line 1: ")

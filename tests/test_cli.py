@@ -111,7 +111,8 @@ def test_any_model_name_with_explicit_limit(capsys):
     code, out, _ = run_cli(capsys, *args, "--model", "my-own", "--max-tokens-per-example", "30")
     assert code == 0
     doc = json.loads(out)["supervisedTuningDataStats"]
-    assert any("limit for my-own is 30" in r for r in doc["droppedExampleReasons"])
+    # issue 10: the limit is the user's, not "the limit for my-own"
+    assert any("limit (--max-tokens-per-example) is 30" in r for r in doc["droppedExampleReasons"])
 
 
 def test_stdin_and_console_script():

@@ -344,11 +344,30 @@ def test_ctrl_c_on_stats_ends_quietly_with_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(2.0)
+    deadline = time.monotonic() + 60
+    while not children(proc.pid) and time.monotonic() < deadline:  # the pool is counting
+        time.sleep(0.05)
+    assert children(proc.pid), "the pool never started"
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
+    assert not children(proc.pid)
     assert err.decode().strip() == "tunestats: error: interrupted"
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
 
 
 # --- item 6: gs:// with no network or credentials -------------------------------------------

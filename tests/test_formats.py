@@ -418,7 +418,8 @@ def test_too_long_examples_are_dropped(jsonl, cl100k):
     assert doc["truncatedExampleIndices"] == ["2"]
     total = cl100k("word " * 20) + cl100k("more words")
     assert f"has {total} tokens" in doc["droppedExampleReasons"][0]
-    assert f"limit for gemini-2.5-flash is {limit}" in doc["droppedExampleReasons"][0]
+    # issue 10: a limit the user gave is reported as the user's, not as the model's
+    assert f"the limit (--max-tokens-per-example) is {limit}" in doc["droppedExampleReasons"][0]
 
 
 def test_images_count_toward_the_limit(jsonl):

@@ -7,22 +7,30 @@ cores (a large uncompressed file in byte ranges, like ``stats --jobs``; everythi
 writes one record per dataset (the TuningDataStats document plus the tokenizer and the
 version) and a summary with one row per dataset as JSONL and Parquet.
 
-A dataset that fails becomes a row with its error; the batch goes on. The pieces that count
+Each record is written as soon as its dataset is counted, so a batch that is stopped (SIGINT,
+SIGTERM, even SIGKILL) keeps every finished one and a rerun reuses them. A dataset that fails
+becomes a row with its error, and so does one whose record cannot be written or that has no
+valid example (its record is written all the same); the batch goes on. The pieces that count
 (:func:`count_whole`, :func:`detect`, :func:`count_range`, :func:`merge_shards`,
 :func:`make_record`) are plain functions of picklable values, which ``tunestats.beam`` reuses.
 
-Hands to the CLI: :class:`BatchResult` (rows in input order, plus where the summary went).
+Hands to the CLI: :class:`BatchResult` (rows in input order, plus where the summary went), or
+:class:`BatchInterrupted` when SIGINT or SIGTERM stopped the batch (no summary is written then).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .accumulate import Accumulator
@@ -30,6 +38,7 @@ from .pipeline import (
     Options,
     Plan,
     accumulate_blocks,
+    die_with_parent,
     finish_source,
     make_stats,
     merge_shards,
@@ -154,7 +163,7 @@ def _expand_one(source: str) -> Expansion:
 
 
 def _protocol(source: str) -> str | None:
-    if "://" in source and not source.startswith("file://"):
+    if "://" in source and not source.startswith(_LOCAL_SCHEMES):
         return source.split("://", 1)[0]
     return None
 
@@ -163,21 +172,88 @@ def _uri(protocol: str | None, name: str) -> str:
     return name if protocol is None else f"{protocol}://{name}"
 
 
+# Record names: characters kept as they are (ASCII), the mark before a name's hash, and limits
+# (a file name is at most 255 bytes on common file systems; a GCS object name 1,024 bytes, DEST's
+# prefix included).
+_LOCAL_SCHEMES = ("file://", "local://")
+_SAFE_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.+=,@ ")
+_HASH_MARK = "~"
+_HASH_CHARS = 16
+MAX_NAME_BYTES = 160  # one directory or file name of a record, before "~hash" and the suffix
+MAX_RECORD_BYTES = 512  # a record's whole path under DEST
+
+
 def record_path(dest: str, uri: str) -> str:
-    """Where a dataset's record goes: DEST/<scheme>/<path of the source>.stats.json.
+    """Where a dataset's record goes: DEST/<scheme>/<path of the source>.stats.json, always
+    inside DEST, one record per URI.
 
     Local sources go under ``local/`` by their absolute path; ``gs://b/x.jsonl`` under
-    ``gs/b/x.jsonl.stats.json``. Equal sources always map to equal names.
+    ``gs/b/x.jsonl.stats.json``. The path is cut at ``/``; each part keeps letters, digits,
+    non-ASCII printable characters and ``-_.+=,@`` and space, everything else is written ``%XX``
+    (its UTF-8 bytes). Empty, ``.`` and ``..`` parts are left out, a part longer than
+    :data:`MAX_NAME_BYTES` is cut, and a path longer than :data:`MAX_RECORD_BYTES` loses
+    directories; whenever one of these changes the name, ``~`` and 16 hex digits of the SHA-256
+    of the URI are added to it, so distinct URIs never share a record. Equal sources always map
+    to equal names.
     """
-    if "://" in uri and not uri.startswith("file://"):
+    if "://" in uri and not uri.startswith(_LOCAL_SCHEMES):
         scheme, rest = uri.split("://", 1)
     else:
-        scheme, rest = "local", os.path.abspath(uri.removeprefix("file://"))
-    return join_path(dest, scheme, rest.lstrip("/") + RECORD_SUFFIX)
+        scheme = "local"
+        rest = os.path.abspath(uri.split("://", 1)[1] if "://" in uri else uri)
+    scheme_name, exact = _record_name(scheme)
+    raw = rest.lstrip("/").split("/")  # fsspec ignores the slashes after "://"; so do records
+    parts = [part for part in raw if part not in ("", ".", "..")]
+    exact = exact and len(parts) == len(raw) and bool(parts)
+    names = []
+    for part in parts:
+        name, whole = _record_name(part)
+        names.append(name)
+        exact = exact and whole
+    last = names.pop() if names else ""
+    for whole in (True, False) if exact else (False,):
+        tail = RECORD_SUFFIX if whole else f"{_HASH_MARK}{_uri_hash(uri)}{RECORD_SUFFIX}"
+        budget = MAX_RECORD_BYTES - _size(scheme_name) - _size(last + tail) - 2
+        kept = []
+        for name in names:  # leading directories while they fit
+            budget -= _size(name) + 1
+            if budget < 0:
+                break
+            kept.append(name)
+        if not whole or len(kept) == len(names):
+            break
+    return join_path(dest, scheme_name, *kept, last + tail)
+
+
+def _record_name(part: str) -> tuple[str, bool]:
+    """One part of a record path, safe in any file system or bucket, and whether it is whole
+    (not cut to :data:`MAX_NAME_BYTES`)."""
+    pieces, size = [], 0
+    for char in part:
+        if char in _SAFE_ASCII or (not char.isascii() and char.isprintable()):
+            piece = char
+        else:  # surrogatepass: lone surrogates too, as bytes no real character has
+            piece = "".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass"))
+        size += _size(piece)
+        if size > MAX_NAME_BYTES:
+            return "".join(pieces), False
+        pieces.append(piece)
+    return "".join(pieces), True
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _uri_hash(uri: str) -> str:
+    return hashlib.sha256(uri.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
 
 
 def join_path(dest: str, *parts: str) -> str:
-    return "/".join([dest.rstrip("/"), *parts])
+    base = dest.rstrip("/")
+    if not base and not dest:
+        base = "."  # an empty DEST is the working directory, never the root
+    return "/".join([base, *parts])
 
 
 # --- counting, one dataset or one range at a time ------------------------------------------
@@ -281,6 +357,8 @@ def _version(info: SourceInfo) -> dict[str, Any]:
 
 
 def row_of(record: dict[str, Any], status: str, path: str | None) -> Row:
+    """A record's summary row. One with no valid example is a failed row (as ``tunestats
+    stats`` exits 1 for it) that still links to its record: the dropped reasons are there."""
     if "error" in record:
         return Row(
             uri=record["uri"],
@@ -290,9 +368,10 @@ def row_of(record: dict[str, Any], status: str, path: str | None) -> Row:
             size=record.get("size"),
             error=record["error"],
         )
+    error = no_valid_example(record)
     return Row(
         uri=record["uri"],
-        status=status,
+        status=status if error is None else "failed",
         generation=record.get("generation"),
         mtime=record.get("mtime"),
         size=record.get("size"),
@@ -300,11 +379,124 @@ def row_of(record: dict[str, Any], status: str, path: str | None) -> Row:
         tokenizer=record["tokenizer"],
         exact=record["exactTokenCounts"],
         record=path,
+        error=error,
         **record["summary"],
     )
 
 
+def no_valid_example(record: dict[str, Any]) -> str | None:
+    """Why a counted dataset is unusable: it has no valid example (None when it has one)."""
+    summary = record["summary"]
+    if summary["examples"]:
+        return None
+    doc = record.get("tuningDataStats") or {}
+    stats = doc.get("supervisedTuningDataStats") or doc.get("distillationDataStats", {}).get(
+        "trainingDatasetStats", {}
+    )
+    reasons = stats.get("droppedExampleReasons") or ["?"]
+    return f"{record['uri']}: no valid example ({summary['dropped']} dropped; first: {reasons[0]})"
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, indent=2, ensure_ascii=False).encode()
+
+
+def save_record(dest: str, record: dict[str, Any]) -> Row:
+    """Write a counted dataset's record under DEST and return its row (an error record is not
+    written). A record that cannot be written makes a failed row that says why."""
+    if "error" in record:
+        return row_of(record, "computed", None)
+    path = record_path(dest, record["uri"])
+    try:
+        write_bytes(path, record_bytes(record))
+    except Exception as exc:  # OSError locally; gcsfs raises its own types too
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, OSError):
+            reason = f"{type(exc).__name__}: {reason}"
+        row = row_of(record, "computed", None)
+        return replace(row, status="failed", error=f"{path}: cannot write the record: {reason}")
+    return row_of(record, "computed", path)
+
+
 # --- the batch -------------------------------------------------------------------------------
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the batch.
+
+    The records of the datasets that were done are under DEST (a rerun reuses them); the
+    summary is not written. ``rows`` are those datasets' rows in input order, ``total`` the
+    number of rows the batch would have had; ``exit_code`` is 128 + the signal's number (130
+    for SIGINT, 143 for SIGTERM), as a shell reports a process that the signal ended.
+    """
+
+    def __init__(self, signum: int, rows: list[Row], total: int, dest: str) -> None:
+        self.signum, self.rows, self.total, self.dest = signum, rows, total, dest
+        self.exit_code = 128 + signum
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"interrupted ({name}): {len(rows)} of {total} datasets done (their records are "
+            f"kept under {dest}, no summary written); run the batch again to count the rest"
+        )
+
+
+class _Terminated(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM during a batch, as SIGINT raises KeyboardInterrupt."""
+
+    signum = signal.SIGTERM
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """During the block, SIGTERM interrupts the main thread like SIGINT (unless a handler of
+    the caller's, or SIG_IGN, is in place: that one stays)."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (blocked, not lost) until the block ends; processes forked in
+    it start with them blocked (a pool worker unblocks them once its handlers are set)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """No SIGINT or SIGTERM during the block (a second Ctrl-C while workers are stopped)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def run_batch(
@@ -319,27 +511,35 @@ def run_batch(
 
     ``sources`` are SOURCE arguments, or their :func:`expand` (to fix the listing first).
     ``options`` are those of :class:`~tunestats.Options`; ``jobs`` is the number of processes.
+    Each record is written as soon as its dataset is counted. SIGINT (KeyboardInterrupt) or
+    SIGTERM stops the workers and raises :class:`BatchInterrupted`; no summary is written then.
     """
-    run = plan(Options(**options))
-    expansions = [s if isinstance(s, Expansion) else _expand_one(s) for s in sources]
-    work = plan_batch(expansions)
-    rows: dict[str, Row] = dict(work.failed)
-    todo: list[SourceInfo] = []
-    for info in work.datasets:
-        kept = None if force else _reusable(dest, info, run)
-        if kept is not None:
-            rows[info.uri] = row_of(kept, "unchanged", record_path(dest, info.uri))
-        else:
-            todo.append(info)
-    jobs = run.options.jobs or os.cpu_count() or 1
-    records = _count_all(todo, run, jobs, progress)
-    for info in todo:
-        record = records[info.uri]
-        path = None
-        if "error" not in record:
-            path = record_path(dest, info.uri)
-            write_bytes(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
-        rows[info.uri] = row_of(record, "computed", path)
+    rows: dict[str, Row] = {}
+    order: list[str] = []
+    try:
+        with _sigterm_interrupts():
+            run = plan(Options(**options))
+            expansions = [s if isinstance(s, Expansion) else _expand_one(s) for s in sources]
+            work = plan_batch(expansions)
+            order = work.order
+            rows.update(work.failed)
+            todo: list[SourceInfo] = []
+            for info in work.datasets:
+                kept = None if force else _reusable(dest, info, run)
+                if kept is not None:
+                    rows[info.uri] = row_of(kept, "unchanged", record_path(dest, info.uri))
+                else:
+                    todo.append(info)
+
+            def finished(info: SourceInfo, record: dict[str, Any]) -> None:
+                rows[info.uri] = save_record(dest, record)
+
+            jobs = run.options.jobs or os.cpu_count() or 1
+            _count_all(todo, run, jobs, progress, finished)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        done = [rows[uri] for uri in order if uri in rows]
+        raise BatchInterrupted(signum, done, len(order), dest) from None
     ordered = [rows[uri] for uri in work.order]
     jsonl, parquet = write_summary(dest, ordered)
     return BatchResult(ordered, jsonl, parquet)
@@ -374,23 +574,28 @@ def plan_batch(expansions: Sequence[Expansion]) -> BatchPlan:
 
 
 def _reusable(dest: str, info: SourceInfo, run: Plan) -> dict[str, Any] | None:
-    """The record under DEST when it is for this version of the dataset and these options."""
+    """The record under DEST when it is for this dataset, this version and these options."""
     try:
         record = json.loads(read_bytes(record_path(dest, info.uri)))
         kept = SourceInfo(info.uri, record["size"], record["generation"], record["mtime"])
+        same = record["uri"] == info.uri and kept.same_version(info)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not kept.same_version(info) or record.get("options") != options_key(run):
+    if not same or record.get("options") != options_key(run):
         return None
     return record
 
 
+Finished = Callable[[SourceInfo, dict[str, Any]], None]
+
+
 def _count_all(
-    todo: list[SourceInfo], run: Plan, jobs: int, progress: Progress | None
-) -> dict[str, dict[str, Any]]:
-    """Records of all datasets in ``todo``, counted on ``jobs`` processes."""
+    todo: list[SourceInfo], run: Plan, jobs: int, progress: Progress | None, finished: Finished
+) -> None:
+    """Count all datasets in ``todo`` on ``jobs`` processes; hand each record to ``finished``
+    (in this process) as soon as it is made."""
     if not todo:
-        return {}
+        return
     if progress is not None:
         progress.begin(
             _label(0, len(todo)),
@@ -398,15 +603,14 @@ def _count_all(
         )
     if jobs == 1:
         report = None if progress is None else reporter(progress.counts, 0)
-        records = {}
         for k, info in enumerate(todo):
-            records[info.uri] = count_whole(info, run, report)
+            finished(info, count_whole(info, run, report))
             if progress is not None:
                 progress.label = _label(k + 1, len(todo))
-        return records
+        return
     if sum(i.size or 0 for i in todo) >= 2 * run.options.shard_bytes:
         warm_before_fork(run)
-    return _Scheduler(todo, run, jobs, progress).execute()
+    _Scheduler(todo, run, jobs, progress, finished).execute()
 
 
 def _label(done: int, total: int) -> str:
@@ -418,40 +622,53 @@ class _Scheduler:
 
     A large uncompressed dataset first has its format detected (one small read), then its
     ranges are counted like any other task; its record is made when the last range is in.
-    Largest datasets go first, so the batch does not end waiting for one big file.
+    Largest datasets go first, so the batch does not end waiting for one big file. When the
+    batch is interrupted the workers are killed (they hold nothing that is not in a record);
+    when this process dies they die too (:func:`_init_worker`).
     """
 
     def __init__(
-        self, todo: list[SourceInfo], run: Plan, jobs: int, progress: Progress | None
+        self,
+        todo: list[SourceInfo],
+        run: Plan,
+        jobs: int,
+        progress: Progress | None,
+        finished: Finished,
     ) -> None:
         self.todo = sorted(todo, key=lambda i: -(i.size or 0))
-        self.run, self.jobs, self.progress = run, jobs, progress
-        self.records: dict[str, dict[str, Any]] = {}
+        self.run, self.jobs, self.progress, self.finished = run, jobs, progress, finished
+        self.done: set[str] = set()
         self.shards: dict[str, list[Any]] = {}
         self.formats: dict[str, str] = {}
 
-    def execute(self) -> dict[str, dict[str, Any]]:
+    def execute(self) -> None:
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         counts = None if self.progress is None else self.progress.counts
         slots = context.Value("i", 0) if counts is not None else None
-        with ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self.jobs,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(self.run, counts, slots),
-        ) as pool:
+            initargs=(self.run, counts, slots, os.getpid()),
+        )
+        try:
             pending: dict[Future, tuple[str, SourceInfo, int]] = {}
-            for info in self.todo:
-                if len(split_ranges(info, self.jobs, self.run.options.shard_bytes)) > 1:
-                    pending[pool.submit(_detect_task, info)] = ("detect", info, 0)
-                else:
-                    pending[pool.submit(_whole_task, info)] = ("whole", info, 0)
+            with _signals_blocked():  # the workers fork now: none sees a signal before it is set
+                for info in self.todo:
+                    if len(split_ranges(info, self.jobs, self.run.options.shard_bytes)) > 1:
+                        pending[pool.submit(_detect_task, info)] = ("detect", info, 0)
+                    else:
+                        pending[pool.submit(_whole_task, info)] = ("whole", info, 0)
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     kind, info, k = pending.pop(future)
                     self._collect(pool, pending, kind, info, k, future)
-        return self.records
+        except BaseException:
+            with _signals_held():
+                _stop_workers(pool)
+            raise
+        pool.shutdown()
 
     def _collect(
         self,
@@ -479,7 +696,7 @@ class _Scheduler:
             for r, (start, end) in enumerate(ranges):
                 task = pool.submit(_range_task, info, fmt, start, end)
                 pending[task] = ("range", info, r)
-        elif info.uri not in self.records:  # a range; the first error settles the dataset
+        elif info.uri not in self.done:  # a range; the first error settles the dataset
             if isinstance(outcome, dict):
                 self._finish(info, outcome)
                 return
@@ -491,17 +708,37 @@ class _Scheduler:
                 self._finish(info, make_record(info, self.run, fmt, acc, parsed))
 
     def _finish(self, info: SourceInfo, record: dict[str, Any]) -> None:
-        self.records[info.uri] = record
+        self.done.add(info.uri)
         self.shards.pop(info.uri, None)
+        self.finished(info, record)
         if self.progress is not None:
-            self.progress.label = _label(len(self.records), len(self.todo))
+            self.progress.label = _label(len(self.done), len(self.todo))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers and shut it down without waiting for their tasks."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
 
 
 # A pool worker's plan and progress slot, set once when the pool starts it.
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(run: Plan, counts: Any, slots: Any) -> None:
+def _init_worker(run: Plan, counts: Any, slots: Any, parent: int) -> None:
+    die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the main process stops the batch, workers
+    # ignore it. SIGTERM ends a worker (the main process turns it into an interruption).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while the pool forked (_signals_blocked)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     _worker["run"] = run
     _worker["report"] = None
     if counts is not None:
@@ -569,9 +806,14 @@ def write_bytes(path: str, data: bytes) -> None:
         local = path.removeprefix("file://")
         os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
         tmp = f"{local}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, local)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, local)
+        except BaseException:  # a full disk, or an interrupt: leave no partial file behind
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
         return
     from .source import filesystem
 
@@ -638,6 +880,7 @@ def table(rows: list[Row]) -> str:
 
 
 __all__ = [
+    "BatchInterrupted",
     "BatchPlan",
     "BatchResult",
     "Expansion",
@@ -647,10 +890,12 @@ __all__ = [
     "detect",
     "expand",
     "make_record",
+    "no_valid_example",
     "plan_batch",
     "read_bytes",
     "record_path",
     "run_batch",
+    "save_record",
     "split_ranges",
     "write_bytes",
 ]

@@ -34,10 +34,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tunestats")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tunestats", description="Vertex AI tuning dataset statistics (tuningDataStats)."
     )
+    parser.add_argument("--version", action="version", version=f"tunestats {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     stats = commands.add_parser(
         "stats",
@@ -109,8 +119,15 @@ def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> No
     from .formats import FORMATS, TASKS
 
     parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
-    parser.add_argument("--task", choices=TASKS, default="supervised")
-    parser.add_argument("--model", help="base model (default gemini-2.5-flash)")
+    parser.add_argument(
+        "--task",
+        choices=TASKS,
+        default="supervised",
+        help="supervised (default) or distillation: prompt-only examples, DatasetStats",
+    )
+    parser.add_argument(
+        "--model", help="base model, any case (default gemini-2.5-flash): limit and tokenizer"
+    )
     parser.add_argument(
         "--tokenizer",
         help="gemini, cl100k_base, o200k_base or hf:PATH (default: the model's own tokenizer "
@@ -121,9 +138,24 @@ def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> No
         metavar="PATH",
         help="count with this SentencePiece file instead of the shipped Gemini one",
     )
-    parser.add_argument("--epochs", type=positive_int)
-    parser.add_argument("--batch-size", type=positive_int)
-    parser.add_argument("--max-tokens-per-example", type=positive_int, metavar="N")
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help="epochs of the tuning job: billable tokens x N (and tuning steps, with --batch-size)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help="examples per step, for tuningStepCount = epochs x ceil(examples / N); needs --epochs",
+    )
+    parser.add_argument(
+        "--max-tokens-per-example",
+        type=positive_int,
+        metavar="N",
+        help="drop examples over N tokens instead of the model's limit (and accept any --model)",
+    )
     if not local:
         return
     parser.add_argument(
@@ -137,6 +169,11 @@ def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> No
 
 
 def _count_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.batch_size is not None and args.epochs is None:
+        # The API leaves tuningStepCount out; on the command line it is surely a mistake.
+        raise ValueError(
+            "--batch-size needs --epochs: tuning steps are epochs x ceil(examples / batch size)"
+        )
     return {
         "format": args.format,
         "task": args.task,
@@ -169,9 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "emulator":
             return _emulator(args)
         return _stats(args)
-    except KeyboardInterrupt:  # Ctrl-C: a line, no traceback, the shell's code for SIGINT
-        _error("interrupted")
-        return EXIT_SIGINT
+    except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM in a batch): a line, no traceback
+        _error(str(exc) or "interrupted")  # batch.BatchInterrupted says what was kept
+        return getattr(exc, "exit_code", EXIT_SIGINT)  # 130, or 143 after SIGTERM
     except BrokenPipeError:  # `tunestats stats F | head`: the reader left; say nothing more
         _silence_stdout()
         return EXIT_SIGPIPE
@@ -231,14 +268,10 @@ def _stats(args: argparse.Namespace) -> int:
     if args.json:
         docs = {name: tuning_data_stats(stats, s) for name, s in sources}
         print(dumps(docs if len(docs) > 1 else docs["training"]))
-        for note in stats.notes:
-            print(f"tunestats: note: {note}", file=sys.stderr)
         print(f"tunestats: {tokenizer_line(stats)}", file=sys.stderr)
     else:
         bars = _terminal_bars()
         print(tokenizer_line(stats))
-        for note in stats.notes:
-            print(f"note: {note}")
         for name, s in sources:
             print()
             print(text_report(stats, s, name, bars=bars))

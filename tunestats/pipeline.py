@@ -10,10 +10,14 @@ Hands to the caller: :class:`Stats`, whose ``to_dict()`` is the TuningDataStats 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -302,26 +306,41 @@ def accumulate_blocks(
 _worker_progress: Any = None
 
 
-def _init_worker(counts: Any) -> None:
+def _init_worker(counts: Any, parent: int) -> None:
     global _worker_progress
     _worker_progress = counts
-    become_worker()
-
-
-def become_worker() -> None:
-    """What every pool worker does first: leave Ctrl-C to the main process (which stops the
-    pool), and die with it, even when it is killed with SIGKILL (no orphan goes on counting)."""
-    import signal
-
+    # Ctrl-C reaches the whole process group: the main process stops the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform == "linux":
-        import ctypes
+    die_with_parent(parent)
 
-        pr_set_pdeathsig = 1
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before the request took effect
+
+_PR_SET_PDEATHSIG = 1
+_PARENT_POLL_SECONDS = 0.5
+
+
+def die_with_parent(parent: int) -> None:
+    """End this pool worker when ``parent`` dies, even by SIGKILL: no orphan goes on counting.
+
+    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere,
+    and in case that is refused: a thread checks the parent every half second.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # it died before prctl took effect
         os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="tunestats-parent", daemon=True
+    ).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def warm_before_fork(run: Plan) -> None:
@@ -345,7 +364,8 @@ def _run_shards(
     # The main process reads the first range itself: one process fewer to start and to hold
     # in memory, and it would only wait otherwise. A multiprocessing Pool, because leaving
     # its block terminates the workers: after Ctrl-C or an error, nothing goes on counting.
-    with context.Pool(len(ranges) - 1, initializer=_init_worker, initargs=(counts,)) as pool:
+    parent = os.getpid()
+    with context.Pool(len(ranges) - 1, initializer=_init_worker, initargs=(counts, parent)) as pool:
         pending = [
             pool.apply_async(run_range, (info, fmt, run, a, b, k))
             for k, (a, b) in enumerate(ranges)
@@ -508,7 +528,11 @@ def token_totals(batch: ExampleBatch, tokenizer: Tokenizer) -> tuple[np.ndarray,
 
 
 def _too_long(inputs: int, outputs: int, run: Plan) -> str:
+    if run.options.max_tokens_per_example is not None:
+        limit = f"the limit (--max-tokens-per-example) is {run.limit}"
+    else:
+        limit = f"the limit for {run.profile.name} is {run.limit}"
     return (
         f"example has {inputs + outputs} tokens ({inputs} input + {outputs} output, "
-        f"{run.choice.tokenizer.name}); the limit for {run.profile.name} is {run.limit}"
+        f"{run.choice.tokenizer.name}); {limit}"
     )

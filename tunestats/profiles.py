@@ -99,20 +99,34 @@ def short_name(name: str) -> str:
     return name.rsplit("/models/", 1)[-1]
 
 
+def _lookup(name: str) -> ModelProfile | None:
+    """By full name or by the id after ``@``, case-insensitively (Gemini-2.5-Flash works)."""
+    lowered = name.lower()
+    for profile in _PROFILES:
+        if lowered in (profile.name.lower(), profile.name.rsplit("@", 1)[-1].lower()):
+            return profile
+    return None
+
+
+def _unknown(name: str) -> str:
+    import difflib
+
+    names = [p.name for p in _PROFILES]
+    close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=1, cutoff=0.6)
+    hint = f"did you mean {next(n for n in names if n.lower() == close[0])}? " if close else ""
+    return (
+        f"unknown model {name!r}; {hint}known models: {', '.join(names)} "
+        "(or give --max-tokens-per-example to use any name)"
+    )
+
+
 def get_profile(name: str | None, max_tokens_per_example: int | None = None) -> ModelProfile:
     """The profile of ``name``; any name is accepted when the limit is given explicitly."""
     name = short_name(name or DEFAULT_MODEL)
-    profile = PROFILES.get(name)
-    if profile is None:
-        by_id = {p.name.rsplit("@", 1)[-1]: p for p in _PROFILES}
-        profile = by_id.get(name)
+    profile = _lookup(name)
     if profile is None:
         if max_tokens_per_example is None:
-            known = ", ".join(PROFILES)
-            raise UnknownModel(
-                f"unknown model {name!r}; known models: {known} "
-                "(or give --max-tokens-per-example to use any name)"
-            )
+            raise UnknownModel(_unknown(name))
         profile = ModelProfile(name, max_tokens_per_example, "gemini", None)
     if max_tokens_per_example is not None:
         profile = ModelProfile(

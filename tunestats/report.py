@@ -63,10 +63,11 @@ def _step_count(result: DatasetResult, stats: Stats) -> int | None:
     return stats.epochs * math.ceil(result.examples / stats.batch_size)
 
 
-def dataset_stats(result: DatasetResult, stats: Stats) -> dict[str, Any]:
-    """SupervisedTuningDataStats or DatasetStats (distillation) of one dataset."""
+def dataset_stats(result: DatasetResult, stats: Stats, training: bool = True) -> dict[str, Any]:
+    """SupervisedTuningDataStats or DatasetStats (distillation) of one dataset; tuning steps
+    are the training set's only (CHOICES.md)."""
     supervised = stats.task == "supervised"
-    steps = _step_count(result, stats)
+    steps = _step_count(result, stats) if training else None
     doc: dict[str, Any] = {
         "tuningDatasetExampleCount": _int64(result.examples),
         "totalTuningCharacterCount": _int64(result.characters),
@@ -98,7 +99,7 @@ def dataset_stats(result: DatasetResult, stats: Stats) -> dict[str, Any]:
 
 def tuning_data_stats(stats: Stats, source: SourceStats) -> dict[str, Any]:
     """The TuningDataStats document of one source, ready to sit in a TuningJob resource."""
-    inner = dataset_stats(source.result, stats)
+    inner = dataset_stats(source.result, stats, training=source is stats.training)
     if stats.task == "supervised":
         return {"supervisedTuningDataStats": inner}
     return {"distillationDataStats": {"trainingDatasetStats": inner}}
@@ -150,13 +151,16 @@ def text_report(
         lines.append(_row("output tokens", r.output_tokens, bars))
     lines.append(_row("messages/example", r.messages, bars))
     lines.append("")
+    training = source is stats.training
     billable = f"  billable tokens {r.billable_tokens:,} per epoch"
-    if stats.epochs:
+    if not training:
+        pass  # tuning trains on the training set only: its epochs multiply nothing here
+    elif stats.epochs:
         billable += f"; x {stats.epochs} epochs = {r.billable_tokens * stats.epochs:,}"
     else:
         billable += " (give --epochs N for the total)"
     lines.append(billable)
-    steps = _step_count(r, stats)
+    steps = _step_count(r, stats) if training else None
     if steps is not None:
         lines.append(f"  tuning steps {steps:,}")
     if r.images or r.uncounted_media:
@@ -175,6 +179,12 @@ def text_report(
 
 
 def tokenizer_line(stats: Stats) -> str:
+    """One line: which tokenizer counted, whether that is exact, and what the notes add."""
     if stats.exact:
-        return f"tokenizer: {stats.tokenizer} (exact for {stats.model})"
-    return f"tokenizer: {stats.tokenizer}: token counts are ESTIMATES for {stats.model}"
+        return "; ".join([f"tokenizer: {stats.tokenizer} (exact for {stats.model})", *stats.notes])
+    if not stats.notes:
+        return f"tokenizer: {stats.tokenizer}: token counts are ESTIMATES for {stats.model}"
+    # The note says why the counts are estimates, and what would make them exact.
+    return f"tokenizer: {stats.tokenizer}: " + "; ".join(stats.notes).replace(
+        "estimates", "ESTIMATES", 1
+    )

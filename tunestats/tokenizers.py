@@ -500,40 +500,48 @@ def _read_bytes(uri: str) -> bytes:
         raise TokenizerError(f"{uri}: cannot read tokenizer file: {exc}") from exc
 
 
-def _known_gemini(model_bytes: bytes, wanted: str | None, source: str) -> TokenizerChoice:
+# The notes of estimates: each says why, and what would make the counts exact.
+
+
+def _known_gemini(
+    model_bytes: bytes, wanted: str | None, source: str, model: str
+) -> TokenizerChoice:
     """A SentencePiece file given by the user: exact when it is the model's own Gemini file."""
     digest = hashlib.sha256(model_bytes).hexdigest()
     known = next((m for m in GEMINI_TOKENIZER_MODELS.values() if m.sha256 == digest), None)
     if known is None:
         note = (
-            f"{source} is not one of Google's Gemini tokenizer models (sha256 {digest[:12]}...); "
-            "counts are estimates"
+            f"{source} is not one of Google's Gemini tokenizer models (sha256 {digest[:12]}...): "
+            f"token counts are estimates for {model}"
         )
         return TokenizerChoice(
             SentencePieceTokenizer(model_bytes, f"sentencepiece:{source}"), False, note
         )
-    return _shipped(known.key, wanted)
+    return _shipped(known.key, wanted, model)
 
 
-def _shipped(key: str, wanted: str | None) -> TokenizerChoice:
+def _shipped(key: str, wanted: str | None, model: str) -> TokenizerChoice:
     """A shipped Gemini model: exact only for the models whose tokenizer it is."""
     tokenizer = GeminiTokenizer(key)
     if key == wanted:
         return TokenizerChoice(tokenizer, True)
     entry = GEMINI_TOKENIZER_MODELS[key]
-    note = f"{entry.filename} is the tokenizer of {entry.models}, not of this model"
-    return TokenizerChoice(tokenizer, False, f"{note}; counts are estimates")
+    note = (
+        f"{entry.filename} is the tokenizer of {entry.models}, not of {model}: "
+        "token counts are estimates (leave out --tokenizer-model for exact counts)"
+    )
+    return TokenizerChoice(tokenizer, False, note)
 
 
 def _estimate(name: str, model: str, gemini_key: str | None) -> TokenizerChoice:
     if gemini_key is None:
         note = (
-            f"counts are {name} estimates: tunestats ships no tokenizer for {model}; "
+            f"token counts are {name} estimates: tunestats ships no tokenizer for {model}; "
             "give --tokenizer hf:PATH (the model's tokenizer.json) for exact counts"
         )
     else:
         note = (
-            f"counts are {name} estimates, not {model}'s own tokens "
+            f"token counts are {name} estimates, not {model}'s own tokens "
             "(leave out --tokenizer for exact counts)"
         )
     return TokenizerChoice(OpenAIEncoding(name), False, note)
@@ -550,18 +558,19 @@ def choose_tokenizer(
     """
     if name is None or name == "gemini":
         if tokenizer_model is not None:
-            return _known_gemini(_read_bytes(tokenizer_model), gemini_key, tokenizer_model)
+            data = _read_bytes(tokenizer_model)
+            return _known_gemini(data, gemini_key, tokenizer_model, model)
         if gemini_key is not None:
-            return _shipped(gemini_key, gemini_key)
+            return _shipped(gemini_key, gemini_key, model)
         if name is None:
             return _estimate("cl100k_base", model, None)
-        return _shipped("gemma3", None)  # --tokenizer gemini on an open model: an estimate
+        return _shipped("gemma3", None, model)  # --tokenizer gemini on an open model
     if name in OPENAI_ENCODINGS:
         return _estimate(name, model, gemini_key)
     if name.startswith("hf:"):
         tokenizer = HFTokenizer(name[3:])
         exact = gemini_key is None
-        note = "" if exact else "a Hugging Face tokenizer on a Gemini model: counts are estimates"
+        note = "" if exact else f"a Hugging Face tokenizer on {model}: token counts are estimates"
         return TokenizerChoice(tokenizer, exact, note)
     raise TokenizerError(
         f"unknown tokenizer {name!r}; choose gemini, cl100k_base, o200k_base or hf:PATH"
