@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import tunestats
 from tunestats.accumulate import Accumulator, ValueCounts, bucket_edges
-from tunestats.pipeline import Options, plan, process_block
+from tunestats.counting import process_block
+from tunestats.options import Options, plan
 from tunestats.source import LineBlock
 
 

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 import tunestats
 from tests import gen_cases
 from tests.conftest import CORPUS
-from tunestats import pipeline
+from tunestats import counting
 from tunestats.accumulate import Accumulator
 from tunestats.arrow_blocks import _WIDE_SPACES, code_points_and_spaces
-from tunestats.pipeline import Options, plan, process_block
+from tunestats.counting import process_block
+from tunestats.options import Options, plan
 from tunestats.source import LineBlock
 
 FORMATS = ("gemini", "gemini-messages", "palm", "openai-chat", "prompt-completion")
@@ -23,7 +24,7 @@ FORMATS = ("gemini", "gemini-messages", "palm", "openai-chat", "prompt-completio
 
 @pytest.fixture(autouse=True)
 def arrow_for_every_block(monkeypatch):
-    monkeypatch.setattr(pipeline, "ARROW_MIN_LINES", 1)
+    monkeypatch.setattr(counting, "ARROW_MIN_LINES", 1)
 
 
 def test_whitespace_is_exactly_str_isspace():

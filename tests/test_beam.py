@@ -32,7 +32,8 @@ from tunestats.beam import (  # noqa: E402
     main,
     split_args,
 )
-from tunestats.pipeline import Options, merge_shards, plan  # noqa: E402
+from tunestats.combine import in_order as merge_shards  # noqa: E402
+from tunestats.options import Options, plan  # noqa: E402
 from tunestats.source import SourceError, SourceInfo, stat_source  # noqa: E402
 
 CORPUS_FILES = sorted(CORPUS.glob("*/*.jsonl"))

@@ -42,8 +42,8 @@ from tests.genai_reference import (
     reference_counts,
     tunestats_counts,
 )
+from tunestats.counting import ARROW_MIN_LINES
 from tunestats.formats import Drop
-from tunestats.pipeline import ARROW_MIN_LINES
 from tunestats.tokenizers import GEMINI_TOKENIZER_MODELS, GeminiTokenizer, shipped_model_bytes
 
 TOKENIZERS = SHARED / "tokenizers"
@@ -433,11 +433,11 @@ def test_generated_text_files_whole_pipeline_arrow_path(genai, tmp_path_factory,
     The generated records are repeated to fill the block (generating 64 distinct ones is
     slow); the per-line parser (``arrow=False``) must give the same sums.
     """
-    from tunestats import pipeline
+    from tunestats import counting
 
     lines = records * -(-ARROW_MIN_LINES // len(records))  # at least ARROW_MIN_LINES lines
     taken: list[int] = []
-    original = pipeline.arrow_batch
+    original = counting.arrow_batch
 
     def spy(*args: Any) -> Any:
         result = original(*args)
@@ -446,7 +446,7 @@ def test_generated_text_files_whole_pipeline_arrow_path(genai, tmp_path_factory,
 
     folder = tmp_path_factory.mktemp("generated_plain")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pipeline, "arrow_batch", spy)
+        mp.setattr(counting, "arrow_batch", spy)
         _check_file(genai, folder, lines)
     assert sum(taken) > 0, "the Arrow parser took no line"
     _check_file(genai, folder, lines, arrow=False)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import tunestats
 from tests.conftest import CORPUS
-from tunestats.pipeline import shard_ranges
+from tunestats.parallel import shard_ranges
 from tunestats.source import read_blocks
 
 FILES = sorted(CORPUS.glob("*/*.jsonl"))

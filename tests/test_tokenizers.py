@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 import tunestats
 from tests.conftest import CORPUS, write_jsonl
 from tunestats import tokenizers as tk
-from tunestats.pipeline import Options, plan
+from tunestats.options import Options, plan
 from tunestats.profiles import PROFILES
 from tunestats.tokenizers import TokenizerError
 

@@ -4,12 +4,15 @@
 >>> stats = tunestats.compute("train.jsonl", tokenizer="cl100k_base")   # doctest: +SKIP
 >>> stats.to_dict()["supervisedTuningDataStats"]["tuningDatasetExampleCount"]   # doctest: +SKIP
 
-The stages, each its own module: source -> formats -> tokenizers -> accumulate -> report;
-pipeline wires them together and cli is the command line.
+The stages, each its own module, in the order data flows: source -> formats -> counting
+(tokenizers) -> accumulate -> combine -> results / report; options holds what a run is told,
+pipeline wires the stages together (parallel for byte ranges), and cli is the command line.
 """
 
 from .accumulate import Accumulator, DatasetResult, Distribution, ValueCounts
-from .pipeline import Options, SourceStats, Stats, compute
+from .options import Options
+from .pipeline import compute
+from .results import SourceStats, Stats
 from .source import SourceError
 
 __all__ = [

@@ -33,22 +33,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from . import combine
 from .accumulate import Accumulator
-from .pipeline import (
-    Options,
-    Plan,
-    accumulate_blocks,
-    die_with_parent,
-    finish_source,
-    make_stats,
-    merge_shards,
-    peek_format,
-    plan,
-    shard_ranges,
-    warm_before_fork,
-)
+from .counting import accumulate_blocks
+from .options import Options, Plan, numbers_options, plan
+from .parallel import die_with_parent, run_range, shard_ranges, warm_before_fork
+from .pipeline import finish_source, peek_format
 from .progress import Progress, reporter
-from .report import tuning_data_stats
+from .results import make_stats
 from .source import (
     SourceError,
     SourceInfo,
@@ -66,17 +58,6 @@ COMPRESSED_SUFFIXES = ("", ".gz", ".bz2", ".xz", ".zst")
 BATCH_SHARD_BYTES = 64 << 20
 RECORD_SUFFIX = ".stats.json"
 SUMMARY_NAME = "summary"
-# Options that change the statistics; a record made with other values is recomputed.
-_STAT_OPTIONS = (
-    "format",
-    "task",
-    "model",
-    "tokenizer",
-    "tokenizer_model",
-    "epochs",
-    "batch_size",
-    "max_tokens_per_example",
-)
 _GLOB_CHARS = "*?["
 
 
@@ -261,7 +242,7 @@ def join_path(dest: str, *parts: str) -> str:
 
 def options_key(run: Plan) -> dict[str, Any]:
     """The options that decide the statistics, as stored in a record."""
-    key = {name: getattr(run.options, name) for name in _STAT_OPTIONS}
+    key = numbers_options(run.options)
     key["model"] = run.profile.name
     key["tokenizer"] = run.choice.tokenizer.name
     return key
@@ -307,9 +288,9 @@ def split_ranges(info: SourceInfo, jobs: int, min_bytes: int) -> list[tuple[int,
 def count_range(
     info: SourceInfo, fmt: str, run: Plan, start: int, end: int | None, report: Any = None
 ) -> tuple[Accumulator, int]:
-    """Count the lines that begin in [start, end), numbered from 1."""
-    blocks = read_blocks(info.uri, start=start, end=end, expect=info)
-    return accumulate_blocks(blocks, fmt, run, report)
+    """Count the lines that begin in [start, end), numbered from 1 (the range task of the
+    local batch and of Beam's workers: :func:`tunestats.parallel.run_range`)."""
+    return run_range(info, fmt, run, start, end, report)
 
 
 def make_record(
@@ -342,7 +323,7 @@ def make_record(
             "output_p95": outputs.p95 if outputs else None,
             "output_max": outputs.max if outputs else None,
         },
-        "tuningDataStats": tuning_data_stats(stats, source),
+        "tuningDataStats": stats.to_dict(),
     }
 
 
@@ -638,7 +619,7 @@ class _Scheduler:
         self.todo = sorted(todo, key=lambda i: -(i.size or 0))
         self.run, self.jobs, self.progress, self.finished = run, jobs, progress, finished
         self.done: set[str] = set()
-        self.shards: dict[str, list[Any]] = {}
+        self.shards: dict[str, tuple[combine.Combined, int]] = {}
         self.formats: dict[str, str] = {}
 
     def execute(self) -> None:
@@ -692,7 +673,7 @@ class _Scheduler:
             fmt, info = outcome
             ranges = split_ranges(info, self.jobs, self.run.options.shard_bytes)
             self.formats[info.uri] = fmt
-            self.shards[info.uri] = [None] * len(ranges)
+            self.shards[info.uri] = (combine.create(), len(ranges))
             for r, (start, end) in enumerate(ranges):
                 task = pool.submit(_range_task, info, fmt, start, end)
                 pending[task] = ("range", info, r)
@@ -700,10 +681,10 @@ class _Scheduler:
             if isinstance(outcome, dict):
                 self._finish(info, outcome)
                 return
-            shards = self.shards[info.uri]
-            shards[k] = outcome
-            if all(s is not None for s in shards):
-                acc, parsed = merge_shards(shards)
+            combined, count = self.shards[info.uri]
+            combine.add(combined, k, *outcome)
+            if sum(s.last - s.first + 1 for s in combined.segments) == count:
+                acc, parsed = combine.extract(combined, count)
                 fmt = self.formats[info.uri]
                 self._finish(info, make_record(info, self.run, fmt, acc, parsed))
 

@@ -26,9 +26,10 @@ from typing import Any
 
 import apache_beam as beam
 
-from . import batch
+from . import batch, combine
 from .accumulate import Accumulator
-from .pipeline import Options, plan
+from .arguments import count_options
+from .options import Options, plan
 from .source import SourceInfo, splittable_size, stat_source
 
 Record = dict[str, Any]
@@ -65,23 +66,13 @@ class Shard:
 
 
 @dataclass
-class Segment:
-    """Ranges ``first``..``last`` of a dataset, merged; lines numbered from the first's start."""
-
-    first: int
-    last: int
-    acc: Accumulator
-    parsed: int
-
-
-@dataclass
 class Merging:
     """:class:`ShardCombineFn`'s accumulator: contiguous segments in file order, or an error."""
 
     info: SourceInfo | None = None
     fmt: str | None = None
     count: int = 0
-    segments: list[Segment] = field(default_factory=list)
+    combined: combine.Combined = field(default_factory=combine.create)
     error: tuple[int, Record] | None = None  # (range index, error record): the lowest index
 
 
@@ -102,10 +93,9 @@ class Counted:
 class ShardCombineFn(beam.CombineFn):
     """Merge the shards of one dataset into the whole, in any order and grouping.
 
-    Each shard numbers its lines from 1, so a shard can only join its neighbour: the one
-    before shifts it by its line count (see :func:`tunestats.pipeline.merge_shards`). The
-    accumulator keeps contiguous segments and joins them as the gaps fill; joining neighbours
-    this way is the same left fold, so the result does not depend on Beam's order.
+    The shard protocol of :mod:`tunestats.combine` (create, add, merge, extract), the one that
+    ``stats --jobs`` and the local batch drive too, plus the dataset's description and the
+    error of its lowest failed range.
     """
 
     def create_accumulator(self) -> Merging:
@@ -115,10 +105,10 @@ class ShardCombineFn(beam.CombineFn):
         _describe(merging, shard.info, shard.fmt, shard.count)
         if shard.error is not None:
             _fail(merging, shard.index, shard.error)
-        elif shard.acc is not None:
+        elif shard.acc is not None and merging.error is None:
             # Joining shifts and merges in place, and an input is not ours to change.
             acc = copy.deepcopy(shard.acc)
-            _insert(merging, [Segment(shard.index, shard.index, acc, shard.parsed)])
+            combine.add(merging.combined, shard.index, acc, shard.parsed)
         return merging
 
     def merge_accumulators(self, accumulators: Iterable[Merging]) -> Merging:
@@ -129,7 +119,8 @@ class ShardCombineFn(beam.CombineFn):
                 _describe(merged, other.info, other.fmt or "", other.count)
             if other.error is not None:
                 _fail(merged, *other.error)
-            _insert(merged, copy.deepcopy(other.segments))
+            if merged.error is None:
+                combine.merge(merged.combined, copy.deepcopy(other.combined))
         return merged
 
     def extract_output(self, merging: Merging) -> Counted:
@@ -137,14 +128,11 @@ class ShardCombineFn(beam.CombineFn):
             raise ValueError("no shard to merge")
         if merging.error is not None:
             return Counted(merging.info, merging.fmt, None, 0, merging.error[1])
-        spans = [(s.first, s.last) for s in merging.segments]
-        if spans != [(0, merging.count - 1)]:
-            raise RuntimeError(
-                f"{merging.info.uri}: ranges {spans} of 0..{merging.count - 1} arrived; "
-                "shards were lost"
-            )
-        whole = merging.segments[0]
-        return Counted(merging.info, merging.fmt, whole.acc, whole.parsed)
+        try:
+            acc, parsed = combine.extract(merging.combined, merging.count)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{merging.info.uri}: {exc}") from None
+        return Counted(merging.info, merging.fmt, acc, parsed)
 
 
 def _describe(merging: Merging, info: SourceInfo, fmt: str, count: int) -> None:
@@ -156,27 +144,7 @@ def _fail(merging: Merging, index: int, record: Record) -> None:
     # The lowest range's error, so that the record does not depend on the order of arrival.
     if merging.error is None or index < merging.error[0]:
         merging.error = (index, record)
-    merging.segments = []  # the counts of a failed dataset are never used
-
-
-def _insert(merging: Merging, segments: list[Segment]) -> None:
-    """Add segments the accumulator owns; join each to a neighbour that is now adjacent."""
-    if merging.error is not None:
-        return
-    joined: list[Segment] = []
-    for segment in sorted(merging.segments + segments, key=lambda s: s.first):
-        if joined and segment.first <= joined[-1].last:
-            raise ValueError(f"range {segment.first} arrived twice")
-        if joined and segment.first == joined[-1].last + 1:
-            joined[-1] = _join(joined[-1], segment)
-        else:
-            joined.append(segment)
-    merging.segments = joined
-
-
-def _join(before: Segment, after: Segment) -> Segment:
-    acc = before.acc.merge(after.acc.shift(before.acc.last_line))
-    return Segment(before.first, after.last, acc, before.parsed + after.parsed)
+    merging.combined = combine.create()  # the counts of a failed dataset are never used
 
 
 # --- the steps -------------------------------------------------------------------------------
@@ -357,7 +325,7 @@ def build_pipeline(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .cli import add_batch_arguments, add_count_options, positive_int
+    from .arguments import add_batch_arguments, add_count_options, positive_int
 
     parser = argparse.ArgumentParser(
         prog="python -m tunestats.beam",
@@ -414,14 +382,6 @@ def _beam_flags() -> dict[str, Any]:
     return {flag: a.nargs for flag, a in actions.items() if flag not in ("-h", "--help")}
 
 
-def _count_options(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("format", "task", "model", "tokenizer", "tokenizer_model", "epochs", "batch_size")
-    return {
-        **{name: getattr(args, name) for name in names},
-        "max_tokens_per_example": args.max_tokens_per_example,
-    }
-
-
 def _is_local(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
@@ -446,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ours, beam_args = split_args(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(ours)
-    options = _count_options(args)
+    options = count_options(args, local=False)
     try:
         plan(Options(**options))  # an unknown model or tokenizer stops here, before any job
     except ValueError as exc:

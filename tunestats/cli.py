@@ -15,23 +15,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .arguments import add_batch_arguments, add_count_options, count_options
 
 if TYPE_CHECKING:
     from .progress import Progress
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 EXIT_SIGINT, EXIT_SIGPIPE = 130, 141  # 128 + the signal's number, as a shell reports a kill
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
 
 
 def _version() -> str:
@@ -102,91 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
-    """SOURCE... and --out DEST, as ``batch`` and ``python -m tunestats.beam`` take them."""
-    parser.add_argument(
-        "sources",
-        nargs="+",
-        metavar="SOURCE",
-        help="a file, a prefix (every *.jsonl or *.ndjson under it, compressed ones included) "
-        "or a glob such as 'gs://bucket/tuning/**/*.jsonl'",
-    )
-    parser.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
-
-
-def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> None:
-    """The options that decide how datasets are counted; ``local`` adds --jobs and --quiet."""
-    from .formats import FORMATS, TASKS
-
-    parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
-    parser.add_argument(
-        "--task",
-        choices=TASKS,
-        default="supervised",
-        help="supervised (default) or distillation: prompt-only examples, DatasetStats",
-    )
-    parser.add_argument(
-        "--model", help="base model, any case (default gemini-2.5-flash): limit and tokenizer"
-    )
-    parser.add_argument(
-        "--tokenizer",
-        help="gemini, cl100k_base, o200k_base or hf:PATH (default: the model's own tokenizer "
-        "where tunestats ships it, every Gemini model: exact; else cl100k_base estimates)",
-    )
-    parser.add_argument(
-        "--tokenizer-model",
-        metavar="PATH",
-        help="count with this SentencePiece file instead of the shipped Gemini one",
-    )
-    parser.add_argument(
-        "--epochs",
-        type=positive_int,
-        metavar="N",
-        help="epochs of the tuning job: billable tokens x N (and tuning steps, with --batch-size)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=positive_int,
-        metavar="N",
-        help="examples per step, for tuningStepCount = epochs x ceil(examples / N); needs --epochs",
-    )
-    parser.add_argument(
-        "--max-tokens-per-example",
-        type=positive_int,
-        metavar="N",
-        help="drop examples over N tokens instead of the model's limit (and accept any --model)",
-    )
-    if not local:
-        return
-    parser.add_argument(
-        "--jobs",
-        type=positive_int,
-        metavar="N",
-        help="processes (default: one when the tokenizer counts on threads of its own, as "
-        "Gemini's do; else one per core)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _count_options(args: argparse.Namespace) -> dict[str, Any]:
-    if args.batch_size is not None and args.epochs is None:
-        # The API leaves tuningStepCount out; on the command line it is surely a mistake.
-        raise ValueError(
-            "--batch-size needs --epochs: tuning steps are epochs x ceil(examples / batch size)"
-        )
-    return {
-        "format": args.format,
-        "task": args.task,
-        "model": args.model,
-        "tokenizer": args.tokenizer,
-        "tokenizer_model": args.tokenizer_model,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "max_tokens_per_example": args.max_tokens_per_example,
-        "jobs": args.jobs,
-    }
-
-
 def _progress(args: argparse.Namespace) -> Progress | None:
     if args.quiet or not sys.stderr.isatty():
         return None
@@ -224,7 +131,7 @@ def _silence_stdout() -> None:
 def _terminal_bars() -> str:
     """Block characters for the histograms when stdout can show them, else ASCII ones; and
     any other character stdout cannot encode is written as an escape, not an error."""
-    from .report import ASCII_BARS, BARS
+    from .text import ASCII_BARS, BARS
 
     encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:
@@ -243,14 +150,15 @@ def _error(message: str) -> None:
 def _stats(args: argparse.Namespace) -> int:
     from .pipeline import compute
     from .profiles import UnknownModel
-    from .report import dumps, text_report, tokenizer_line, tuning_data_stats
+    from .report import dumps
     from .source import SourceError
+    from .text import text_report, tokenizer_line
     from .tokenizers import TokenizerError
 
     progress = _progress(args)
     try:
         stats = compute(
-            args.source, validation=args.validation, progress=progress, **_count_options(args)
+            args.source, validation=args.validation, progress=progress, **count_options(args)
         )
     except (UnknownModel, TokenizerError, ValueError) as exc:
         _error(str(exc))
@@ -266,7 +174,7 @@ def _stats(args: argparse.Namespace) -> int:
     if stats.validation is not None:
         sources.append(("validation", stats.validation))
     if args.json:
-        docs = {name: tuning_data_stats(stats, s) for name, s in sources}
+        docs = {name: stats.to_dict(validation=name == "validation") for name, _ in sources}
         print(dumps(docs if len(docs) > 1 else docs["training"]))
         print(f"tunestats: {tokenizer_line(stats)}", file=sys.stderr)
     else:
@@ -295,7 +203,7 @@ def _batch(args: argparse.Namespace) -> int:
     progress = _progress(args)
     try:
         result = run_batch(
-            args.sources, args.out, force=args.force, progress=progress, **_count_options(args)
+            args.sources, args.out, force=args.force, progress=progress, **count_options(args)
         )
     except (UnknownModel, TokenizerError, ValueError) as exc:
         _error(str(exc))

@@ -1,0 +1,191 @@
+"""Counting: a block of lines -> an ExampleBatch -> token counts -> an Accumulator.
+
+Each block is parsed (``formats``: the Arrow path, then line by line for the rest; blank and
+invalid lines go straight to the accumulator), its texts are counted (the memo and the
+tokenizer), the too-long rule is applied and the kept examples are accumulated. Counting runs
+on a thread of its own while the next block is parsed.
+
+Hands to the caller: an :class:`~tunestats.accumulate.Accumulator` and how many lines were JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .accumulate import Accumulator
+from .arrow_blocks import arrow_batch
+from .examples import ExampleBatch, concat, from_examples
+from .formats import Drop, Example, is_blank, parse_example
+from .formats import sample_contents as _sample_contents
+from .options import Plan
+from .source import LineBlock
+from .tokenizers import Tokenizer
+
+IMAGE_TOKENS = 258  # SPEC §2 [D]
+# Blocks with fewer non-blank lines go through the per-line path: Arrow's set-up costs more.
+ARROW_MIN_LINES = 64
+
+
+def accumulate_blocks(
+    blocks: Iterable[LineBlock],
+    fmt: str,
+    run: Plan,
+    report: Callable[[int, int], None] | None = None,
+) -> tuple[Accumulator, int]:
+    """Feed blocks into a new Accumulator; also return how many lines were JSON.
+
+    A block is counted on a thread of its own while the next one is parsed: the tokenizers
+    release the GIL while they count, so parsing (Python) and counting overlap on two cores.
+    One block is in flight at a time; the accumulator does not depend on the order in which
+    lines reach it (drops and samples are kept sorted).
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    acc = Accumulator()
+    parsed = 0
+    pending: tuple[ParsedBlock, Future, int] | None = None
+
+    def finish(block: ParsedBlock, counted: Future, nbytes: int) -> None:
+        seen = acc.examples + acc.dropped
+        finish_block(block, counted.result(), fmt, run, acc)
+        if report is not None:
+            report(nbytes, acc.examples + acc.dropped - seen + block.dropped)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="tunestats-count") as counting:
+        for block in blocks:
+            prepared = parse_block(block, fmt, run, acc)
+            parsed += prepared.parsed
+            counted = counting.submit(count_block, prepared, run)
+            if pending is not None:
+                finish(*pending)
+            pending = (prepared, counted, sum(map(len, block.lines)) + len(block.lines))
+        if pending is not None:
+            finish(*pending)
+    return acc, parsed
+
+
+@dataclass
+class ParsedBlock:
+    """A block after parsing: the examples to count, and its lines (to show the samples)."""
+
+    batch: ExampleBatch
+    numbers: list[int]  # the line number of each non-blank line
+    raws: list[bytes]  # those lines
+    parsed: int  # how many of them were JSON
+    dropped: int  # how many were dropped while parsing (already in the accumulator)
+
+    def raw_of(self, line: int) -> bytes:
+        return self.raws[self.numbers.index(line)]
+
+
+def process_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> int:
+    """Parse, validate, count and accumulate one block; return how many lines were JSON."""
+    prepared = parse_block(block, fmt, run, acc)
+    finish_block(prepared, count_block(prepared, run), fmt, run, acc)
+    return prepared.parsed
+
+
+def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> ParsedBlock:
+    """Parse and validate one block: blank and invalid lines go to ``acc`` now, the valid
+    examples come back to be counted."""
+    numbers: list[int] = []
+    raws: list[bytes] = []
+    for offset, raw in enumerate(block.lines):
+        if is_blank(raw):
+            acc.add_blank(1)
+        else:
+            numbers.append(block.first_line + offset)
+            raws.append(raw)
+    if block.lines:
+        acc.see_line(block.first_line + len(block.lines) - 1)
+    if not raws:
+        return ParsedBlock(from_examples([]), numbers, raws, 0, 0)
+    line_numbers = np.asarray(numbers, dtype=np.int64)
+    fast = None
+    if run.options.arrow and len(raws) >= ARROW_MIN_LINES:
+        fast = arrow_batch(raws, line_numbers, fmt, run.distill)
+    if fast is None:
+        fast_batch, redo = None, range(len(raws))
+    else:
+        fast_batch, redo = fast[0], fast[1].tolist()
+    examples: list[Example] = []
+    parsed = len(raws) - len(redo)  # Arrow parsed every line of a block it took
+    dropped = 0
+    for i in redo:
+        outcome = parse_example(raws[i], numbers[i], fmt, run.distill)
+        if isinstance(outcome, Drop):
+            acc.add_dropped(numbers[i], outcome.problem)
+            parsed += outcome.json
+            dropped += 1
+        else:
+            examples.append(outcome)
+            parsed += 1
+    batch = concat([b for b in (fast_batch, from_examples(examples)) if b is not None])
+    return ParsedBlock(batch, numbers, raws, parsed, dropped)
+
+
+def count_block(block: ParsedBlock, run: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example input (media included) and output tokens of a parsed block."""
+    inputs, outputs = token_totals(block.batch, run.counter)
+    return inputs + block.batch.images * IMAGE_TOKENS, outputs
+
+
+def finish_block(
+    block: ParsedBlock,
+    counted: tuple[np.ndarray, np.ndarray],
+    fmt: str,
+    run: Plan,
+    acc: Accumulator,
+) -> None:
+    """Apply the too-long rule to a counted block and accumulate the kept examples."""
+    batch = block.batch
+    if not len(batch):
+        return
+    inputs, outputs = counted
+    too_long = inputs + outputs > run.limit
+    for i in np.flatnonzero(too_long).tolist():
+        line = int(batch.lines[i])
+        acc.add_dropped(line, _too_long(int(inputs[i]), int(outputs[i]), run))
+    keep = ~too_long
+    acc.update_kept(
+        inputs[keep],
+        outputs[keep],
+        batch.messages[keep],
+        int(batch.characters[keep].sum()),
+        int(batch.billable_characters[keep].sum()),
+        int(batch.images[keep].sum()),
+        int(batch.other_media[keep].sum()),
+    )
+    for line in batch.lines[keep].tolist():  # lines increase: stop at the first not wanted
+        if not acc.wants_sample(line):
+            break
+        example = parse_example(block.raw_of(line), line, fmt, run.distill)
+        assert isinstance(example, Example)  # it was kept once already
+        acc.add_sample(line, _sample_contents(example, fmt))
+
+
+def token_totals(batch: ExampleBatch, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example input and output token sums, tokenizing all texts of the batch at once."""
+    n = len(batch)
+    if not batch.texts:
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    counts = tokenizer.count(batch.texts)
+    out = batch.output
+    # bincount sums in float64: exact, as every total stays far below 2**53.
+    inputs = np.bincount(batch.owner[~out], weights=counts[~out], minlength=n)
+    outputs = np.bincount(batch.owner[out], weights=counts[out], minlength=n)
+    return inputs.astype(np.int64), outputs.astype(np.int64)
+
+
+def _too_long(inputs: int, outputs: int, run: Plan) -> str:
+    if run.options.max_tokens_per_example is not None:
+        limit = f"the limit (--max-tokens-per-example) is {run.limit}"
+    else:
+        limit = f"the limit for {run.profile.name} is {run.limit}"
+    return (
+        f"example has {inputs + outputs} tokens ({inputs} input + {outputs} output, "
+        f"{run.choice.tokenizer.name}); {limit}"
+    )

@@ -1,0 +1,164 @@
+"""Options: everything a run is told, and the Plan it resolves to.
+
+:class:`Options` is the one option table: each field says, in its metadata, its help text for
+the command line and whether it changes the numbers (a batch record made with another value is
+recomputed). :func:`plan` resolves the options against the model profiles and the tokenizers.
+
+Hands to every later stage: a :class:`Plan` (options, model profile, tokenizer and its memo).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .formats import FORMATS, TASKS
+from .profiles import ModelProfile, get_profile
+from .tokenizers import MemoCounter, Tokenizer, TokenizerChoice, choose_tokenizer
+
+# A file is split across processes only in shards of at least this size: below it, starting
+# the workers costs more than they save.
+MIN_SHARD_BYTES = 8 << 20
+
+
+def option(help: str, *, numbers: bool = False, cli: bool = True, **extra: Any) -> Any:
+    """Metadata of an Options field: ``numbers`` when its value changes the statistics; ``cli``
+    when the command line offers it (``extra``: argparse settings such as ``metavar``)."""
+    return {"help": help, "numbers": numbers, "cli": cli, **extra}
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a run is told; travels as one value through the layers."""
+
+    format: str | None = field(
+        default=None,
+        metadata=option("dataset format (default: detected)", numbers=True, choices=FORMATS),
+    )
+    task: str = field(
+        default="supervised",
+        metadata=option(
+            "supervised (default) or distillation: prompt-only examples, DatasetStats",
+            numbers=True,
+            choices=TASKS,
+        ),
+    )
+    model: str | None = field(
+        default=None,
+        metadata=option(
+            "base model, any case (default gemini-2.5-flash): limit and tokenizer", numbers=True
+        ),
+    )
+    tokenizer: str | None = field(
+        default=None,
+        metadata=option(
+            "gemini, cl100k_base, o200k_base or hf:PATH (default: the model's own tokenizer "
+            "where tunestats ships it, every Gemini model: exact; else cl100k_base estimates)",
+            numbers=True,
+        ),
+    )
+    tokenizer_model: str | None = field(
+        default=None,
+        metadata=option(
+            "count with this SentencePiece file instead of the shipped Gemini one",
+            numbers=True,
+            metavar="PATH",
+        ),
+    )
+    epochs: int | None = field(
+        default=None,
+        metadata=option(
+            "epochs of the tuning job: billable tokens x N (and tuning steps, with --batch-size)",
+            numbers=True,
+            metavar="N",
+        ),
+    )
+    batch_size: int | None = field(
+        default=None,
+        metadata=option(
+            "examples per step, for tuningStepCount = epochs x ceil(examples / N); needs --epochs",
+            numbers=True,
+            metavar="N",
+        ),
+    )
+    max_tokens_per_example: int | None = field(
+        default=None,
+        metadata=option(
+            "drop examples over N tokens instead of the model's limit (and accept any --model)",
+            numbers=True,
+            metavar="N",
+        ),
+    )
+    jobs: int | None = field(
+        default=None,
+        metadata=option(
+            "processes (default: one when the tokenizer counts on threads of its own, as "
+            "Gemini's do; else one per core)",
+            metavar="N",
+            local=True,
+        ),
+    )
+    # The smallest byte range given to one worker; tests and Beam set it.
+    shard_bytes: int = field(default=MIN_SHARD_BYTES, metadata=option("", cli=False))
+    # Parse large blocks with pyarrow.json: identical results, faster.
+    arrow: bool = field(default=True, metadata=option("", cli=False))
+    # Count each distinct long text once: identical results, faster.
+    memo: bool = field(default=True, metadata=option("", cli=False))
+
+    def check(self) -> None:
+        if self.format is not None and self.format not in FORMATS:
+            raise ValueError(f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}")
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        for name in ("epochs", "batch_size", "max_tokens_per_example", "jobs", "shard_bytes"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Options resolved against the model table and the installed tokenizers."""
+
+    options: Options
+    profile: ModelProfile
+    choice: TokenizerChoice
+    counter: Tokenizer  # the chosen tokenizer, behind a memo unless options.memo is off
+
+    @property
+    def distill(self) -> bool:
+        return self.options.task == "distillation"
+
+    @property
+    def limit(self) -> int:
+        return self.profile.max_tokens_per_example
+
+    @property
+    def processes(self) -> int:
+        """Processes for one source: ``--jobs``, else one when the tokenizer counts on
+        threads of its own (measured as fast on 2 cores, with one copy of the model; README,
+        "Performance"), else one per core."""
+        if self.options.jobs:
+            return self.options.jobs
+        return 1 if getattr(self.choice.tokenizer, "threaded", False) else os.cpu_count() or 1
+
+
+def plan(options: Options) -> Plan:
+    options.check()
+    profile = get_profile(options.model, options.max_tokens_per_example)
+    choice = choose_tokenizer(
+        options.tokenizer, options.tokenizer_model, profile.gemini_tokenizer, profile.name
+    )
+    counter = MemoCounter(choice.tokenizer) if options.memo else choice.tokenizer
+    return Plan(options, profile, choice, counter)
+
+
+def option_fields() -> list[Any]:
+    """The fields of :class:`Options`, in order, with their metadata (the option table)."""
+    return list(fields(Options))
+
+
+def numbers_options(options: Options) -> dict[str, Any]:
+    """The options that change the statistics, by name (as a batch record keeps them)."""
+    return {f.name: getattr(options, f.name) for f in fields(Options) if f.metadata["numbers"]}

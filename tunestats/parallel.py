@@ -1,0 +1,136 @@
+"""Parallel: one source counted in byte ranges by a pool of forked processes.
+
+The main process counts the first range itself; each worker counts one range into an
+Accumulator of its own (lines numbered from 1), and ``combine`` joins them in file order. Workers
+leave Ctrl-C to the main process and die with it, even after SIGKILL.
+
+Hands to the pipeline: the combined (Accumulator, JSON lines) of the whole source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import combine
+from .accumulate import Accumulator
+from .counting import accumulate_blocks
+from .options import Plan
+from .progress import Progress, reporter
+from .source import SourceInfo, read_blocks
+
+
+def shard_ranges(size: int | None, jobs: int, min_bytes: int) -> list[tuple[int, int | None]]:
+    """Byte ranges [start, end) for the workers; the last one runs to the end of the source."""
+    count = 1 if size is None else max(1, min(jobs, size // min_bytes))
+    if count == 1:
+        return [(0, None)]
+    step = -(-size // count)
+    return [(k * step, (k + 1) * step if k < count - 1 else None) for k in range(count)]
+
+
+def run_range(
+    info: SourceInfo,
+    fmt: str,
+    run: Plan,
+    start: int,
+    end: int | None,
+    report: Callable[[int, int], None] | None = None,
+) -> tuple[Accumulator, int]:
+    """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift).
+
+    The source is read at the version ``info`` describes; progress goes to ``report``.
+    """
+    blocks = read_blocks(info.uri, start=start, end=end, expect=info)
+    return accumulate_blocks(blocks, fmt, run, report)
+
+
+def _range_in_worker(
+    info: SourceInfo, fmt: str, run: Plan, start: int, end: int | None, slot: int
+) -> tuple[Accumulator, int]:
+    """A range counted by a pool worker, reporting to the counters it inherited."""
+    counts = _worker_progress
+    return run_range(info, fmt, run, start, end, None if counts is None else reporter(counts, slot))
+
+
+# A worker process's view of the progress counters, inherited when the pool forks it.
+_worker_progress: Any = None
+
+
+def _init_worker(counts: Any, parent: int) -> None:
+    global _worker_progress
+    _worker_progress = counts
+    # Ctrl-C reaches the whole process group: the main process stops the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
+
+
+_PR_SET_PDEATHSIG = 1
+_PARENT_POLL_SECONDS = 0.5
+
+
+def die_with_parent(parent: int) -> None:
+    """End this pool worker when ``parent`` dies, even by SIGKILL: no orphan goes on counting.
+
+    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere,
+    and in case that is refused: a thread checks the parent every half second.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="tunestats-parent", daemon=True
+    ).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def warm_before_fork(run: Plan) -> None:
+    """Load the tokenizer's engine for large runs now: before a pool forks, so that the
+    workers share it instead of each loading it (kitoken takes 0.6 s); or before a large
+    source, which would switch to it anyway."""
+    warm = getattr(run.choice.tokenizer, "warm", None)
+    if warm is not None:
+        warm()
+
+
+def run_shards(
+    info: SourceInfo,
+    fmt: str,
+    run: Plan,
+    ranges: list[tuple[int, int | None]],
+    progress: Progress | None,
+) -> tuple[Accumulator, int]:
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    counts = None if progress is None or len(progress.counts) < 2 * len(ranges) else progress.counts
+    # The main process reads the first range itself: one process fewer to start and to hold
+    # in memory, and it would only wait otherwise. A multiprocessing Pool, because leaving
+    # its block terminates the workers: after Ctrl-C or an error, nothing goes on counting.
+    parent = os.getpid()
+    with context.Pool(len(ranges) - 1, initializer=_init_worker, initargs=(counts, parent)) as pool:
+        pending = [
+            pool.apply_async(_range_in_worker, (info, fmt, run, a, b, k))
+            for k, (a, b) in enumerate(ranges)
+            if k > 0
+        ]
+        first = run_range(
+            info, fmt, run, *ranges[0], None if counts is None else reporter(counts, 0)
+        )
+        shards = [first] + [result.get() for result in pending]
+    return combine.in_order(shards)

@@ -1,0 +1,91 @@
+"""Results: the statistics of a run, as the Python API returns them.
+
+:class:`SourceStats` is one source's exact accumulator and its result; :class:`Stats` the run's
+sources with what it was told and found (model, tokenizer, exactness, notes). ``to_dict`` hands
+the TuningDataStats document (``report``) to the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import report
+from .accumulate import Accumulator, DatasetResult
+from .options import Plan
+
+
+@dataclass
+class SourceStats:
+    """The statistics of one source (training or validation)."""
+
+    uri: str
+    format: str
+    accumulator: Accumulator
+    result: DatasetResult = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.result = self.accumulator.result()
+
+    # Line accounting: every line is kept, dropped or blank.
+    @property
+    def lines(self) -> int:
+        return self.result.lines
+
+    @property
+    def kept(self) -> int:
+        return self.result.examples
+
+    @property
+    def dropped(self) -> int:
+        return self.result.dropped
+
+    @property
+    def blank(self) -> int:
+        return self.result.blank
+
+
+@dataclass
+class Stats:
+    """What :func:`compute` returns: training (and validation) statistics and how they were made."""
+
+    training: SourceStats
+    validation: SourceStats | None
+    task: str
+    model: str
+    tokenizer: str
+    exact: bool
+    notes: list[str]
+    epochs: int | None = None
+    batch_size: int | None = None
+
+    def to_dict(self, validation: bool = False) -> dict[str, Any]:
+        """The TuningDataStats document (SPEC §6) of the training (or validation) source."""
+        source = self.validation if validation else self.training
+        if source is None:
+            raise ValueError("no validation source was given")
+        return report.tuning_data_stats(
+            source.result,
+            task=self.task,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            training=source is self.training,
+        )
+
+    def to_json(self, indent: int | None = 2, validation: bool = False) -> str:
+        return report.dumps(self.to_dict(validation), indent)
+
+
+def make_stats(run: Plan, training: SourceStats, validation: SourceStats | None = None) -> Stats:
+    """Wrap the statistics of the sources with what the run was told and found."""
+    return Stats(
+        training=training,
+        validation=validation,
+        task=run.options.task,
+        model=run.profile.name,
+        tokenizer=run.choice.tokenizer.name,
+        exact=run.choice.exact,
+        notes=[run.choice.note] if run.choice.note else [],
+        epochs=run.options.epochs,
+        batch_size=run.options.batch_size,
+    )
