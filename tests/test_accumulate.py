@@ -249,3 +249,23 @@ def test_dropped_list_keeps_first_thousand(jsonl):
     assert doc["totalTruncatedExampleCount"] == "1005"
     assert doc["truncatedExampleIndices"] == [str(i) for i in range(2, 1002)]
     assert len(doc["droppedExampleReasons"]) == 1000
+
+
+def test_merge_folds_every_field():
+    """Every field of the Accumulator has a merge rule, and merge uses it (a new field cannot
+    be left out of merge silently)."""
+    import dataclasses
+
+    rules = {"sum", "counts", "max", "first"}
+    for f in dataclasses.fields(Accumulator):
+        assert f.metadata.get("merge") in rules, f.name
+        mine, theirs = Accumulator(), Accumulator()
+        if f.metadata["merge"] == "counts":
+            getattr(theirs, f.name).add(np.array([5, 7]))
+        elif f.metadata["merge"] == "first":
+            setattr(theirs, f.name, [(3, "x")])
+        else:
+            setattr(theirs, f.name, 4)
+        mine.merge(theirs)
+        assert getattr(mine, f.name) == getattr(theirs, f.name), f.name
+        assert getattr(mine, f.name) != getattr(Accumulator(), f.name), f.name

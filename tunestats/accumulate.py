@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -133,27 +134,52 @@ class DatasetResult:
     blank: int
 
 
+def _merge_counts(mine: ValueCounts, theirs: ValueCounts, _: Any) -> ValueCounts:
+    mine.merge(theirs)
+    return mine
+
+
+def _merge_first(mine: list, theirs: list, f: Any) -> list:
+    # Shards hold disjoint lines, so the line alone orders the items.
+    return sorted(mine + theirs, key=lambda item: item[0])[: f.metadata["limit"]]
+
+
+_MERGES: dict[str, Callable[[Any, Any, Any], Any]] = {
+    "sum": lambda mine, theirs, _: mine + theirs,
+    "max": lambda mine, theirs, _: max(mine, theirs),
+    "counts": _merge_counts,
+    "first": _merge_first,
+}
+
+
 @dataclass
 class Accumulator:
     """Exact statistics of one dataset; ``update_*`` with batches, ``merge`` shards."""
 
-    input_tokens: ValueCounts = field(default_factory=ValueCounts)
-    output_tokens: ValueCounts = field(default_factory=ValueCounts)
-    messages: ValueCounts = field(default_factory=ValueCounts)
-    examples: int = 0
-    characters: int = 0
-    billable_characters: int = 0
-    images: int = 0
-    uncounted_media: int = 0
-    blank: int = 0
-    dropped: int = 0
+    # Each field says how two shards' values merge (``merge`` folds over the fields, so a new
+    # field cannot be forgotten there): "sum", "counts" (ValueCounts), "max", or "first" (the
+    # first ``limit`` items of two sorted lists, by line).
+    input_tokens: ValueCounts = field(default_factory=ValueCounts, metadata={"merge": "counts"})
+    output_tokens: ValueCounts = field(default_factory=ValueCounts, metadata={"merge": "counts"})
+    messages: ValueCounts = field(default_factory=ValueCounts, metadata={"merge": "counts"})
+    examples: int = field(default=0, metadata={"merge": "sum"})
+    characters: int = field(default=0, metadata={"merge": "sum"})
+    billable_characters: int = field(default=0, metadata={"merge": "sum"})
+    images: int = field(default=0, metadata={"merge": "sum"})
+    uncounted_media: int = field(default=0, metadata={"merge": "sum"})
+    blank: int = field(default=0, metadata={"merge": "sum"})
+    dropped: int = field(default=0, metadata={"merge": "sum"})
     # (line, problem), sorted by line, at most MAX_DROPPED_LISTED; the reason is
     # "line N: problem", written at the end so that shards can renumber their lines.
-    dropped_first: list[tuple[int, str]] = field(default_factory=list)
+    dropped_first: list[tuple[int, str]] = field(
+        default_factory=list, metadata={"merge": "first", "limit": MAX_DROPPED_LISTED}
+    )
     # (line, contents), sorted by line, at most MAX_SAMPLES
-    samples: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
+    samples: list[tuple[int, list[dict[str, Any]]]] = field(
+        default_factory=list, metadata={"merge": "first", "limit": MAX_SAMPLES}
+    )
     # The highest line number seen (kept, dropped or blank): the source's line count.
-    last_line: int = 0
+    last_line: int = field(default=0, metadata={"merge": "max"})
 
     def update_kept(
         self,
@@ -203,19 +229,9 @@ class Accumulator:
 
     def merge(self, other: Accumulator) -> Accumulator:
         """Fold ``other`` (a disjoint shard of the same dataset) into this one; return self."""
-        self.input_tokens.merge(other.input_tokens)
-        self.output_tokens.merge(other.output_tokens)
-        self.messages.merge(other.messages)
-        self.examples += other.examples
-        self.characters += other.characters
-        self.billable_characters += other.billable_characters
-        self.images += other.images
-        self.uncounted_media += other.uncounted_media
-        self.blank += other.blank
-        self.dropped += other.dropped
-        self.dropped_first = sorted(self.dropped_first + other.dropped_first)[:MAX_DROPPED_LISTED]
-        self.samples = sorted(self.samples + other.samples, key=lambda s: s[0])[:MAX_SAMPLES]
-        self.last_line = max(self.last_line, other.last_line)
+        for f in fields(self):
+            merged = _MERGES[f.metadata["merge"]](getattr(self, f.name), getattr(other, f.name), f)
+            setattr(self, f.name, merged)
         return self
 
     def result(self) -> DatasetResult:

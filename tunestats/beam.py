@@ -26,7 +26,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from . import batch, combine
+from . import batch, combine, uris
 from .accumulate import Accumulator
 from .arguments import count_options
 from .options import Options, plan
@@ -382,15 +382,11 @@ def _beam_flags() -> dict[str, Any]:
     return {flag: a.nargs for flag, a in actions.items() if flag not in ("-h", "--help")}
 
 
-def _is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
 def _remote_problem(runner: str | None, dest: str, sources: Sequence[str]) -> str | None:
     """Why a remote runner could not do this batch: its workers do not see local paths."""
     if runner is None or "dataflow" not in runner.lower():
         return None
-    local = [p for p in [dest, *sources] if _is_local(p)]
+    local = [p for p in [dest, *sources] if uris.is_local(p)]
     if local:
         return f"{local[0]}: {runner} workers cannot read or write local paths; use gs://"
     return None

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from . import uris
+
 BLOCK_SIZE = 1 << 19
 _UTF8_BOM = b"\xef\xbb\xbf"
 # UTF-32 marks first: the UTF-32-LE mark begins with the UTF-16-LE one.
@@ -74,20 +76,12 @@ class SourceInfo:
 
     @property
     def compressed(self) -> bool:
-        return _compression_for(self.uri) is not None
+        return uris.compression(self.uri) is not None
 
     def same_version(self, other: SourceInfo) -> bool:
         if self.generation is not None or other.generation is not None:
             return self.generation == other.generation
         return (self.size, self.mtime) == (other.size, other.mtime)
-
-
-def _compression_for(uri: str) -> str | None:
-    lower = uri.lower()
-    for suffix, name in ((".gz", "gzip"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zstd")):
-        if lower.endswith(suffix):
-            return name
-    return None
 
 
 def open_binary(uri: str, generation: str | None = None) -> BinaryIO:
@@ -97,13 +91,13 @@ def open_binary(uri: str, generation: str | None = None) -> BinaryIO:
     """
     if uri == "-":
         return sys.stdin.buffer
-    compression = _compression_for(uri)
+    compression = uris.compression(uri)
     try:
-        if _is_local(uri):
+        if uris.is_plain_path(uri):
             return _open_local(uri, compression)
         if generation is not None and _is_gcs(uri):
-            fs = filesystem(uri, version_aware=True)
-            raw = fs.open(f"{fs._strip_protocol(uri)}#{generation}", "rb")
+            fs, path = filesystem_and_path(uri, version_aware=True)
+            raw = fs.open(f"{path}#{generation}", "rb")
             return _decompress(raw, compression)
         fsspec = _fsspec()
         options = gcs_options(uri) if _is_gcs(uri) else {}
@@ -132,10 +126,14 @@ def _fsspec() -> Any:
 
 
 def filesystem(uri: str, **options: Any) -> Any:
+    return filesystem_and_path(uri, **options)[0]
+
+
+def filesystem_and_path(uri: str, **options: Any) -> tuple[Any, str]:
+    """fsspec's file system for ``uri`` and the path within it (``url_to_fs``)."""
     if _is_gcs(uri):
         options = {**gcs_options(uri), **options}
-    fs, _ = _fsspec().core.url_to_fs(uri, **options)
-    return fs
+    return _fsspec().core.url_to_fs(uri, **options)
 
 
 def gcs_options(uri: str) -> dict[str, Any]:
@@ -219,7 +217,7 @@ def _http_code(exc: BaseException) -> int | None:
 
 
 def _bucket(uri: str) -> str:
-    return uri.split("://", 1)[1].split("/", 1)[0]
+    return uris.after_scheme(uri).split("/", 1)[0]
 
 
 def _bucket_exists(uri: str) -> bool:
@@ -227,10 +225,6 @@ def _bucket_exists(uri: str) -> bool:
         return bool(filesystem(uri).exists(_bucket(uri)))
     except Exception:  # the question is only asked to word an error: assume it exists
         return True
-
-
-def _is_local(uri: str) -> bool:
-    return "://" not in uri and not uri.startswith("file:")
 
 
 def _open_local(path: str, compression: str | None) -> BinaryIO:
@@ -255,11 +249,11 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, 
 
 
 def _read_errors(uri: str) -> tuple[type[BaseException], ...]:
-    if not _is_local(uri) and uri != "-":
+    if not uris.is_plain_path(uri) and uri != "-":
         # Remote file systems raise their own types (HTTP, connection, auth errors) once
         # their retries are spent; each ends the source with a one-line message.
         return (Exception,)
-    if _compression_for(uri) != "zstd":
+    if uris.compression(uri) != "zstd":
         return _READ_ERRORS
     import zstandard
 
@@ -267,7 +261,7 @@ def _read_errors(uri: str) -> tuple[type[BaseException], ...]:
 
 
 def _read_error(uri: str, exc: BaseException) -> SourceError:
-    if _is_local(uri) or uri == "-":
+    if uris.is_plain_path(uri) or uri == "-":
         return SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}")
     if isinstance(exc, FileNotFoundError):
         return SourceError(f"{uri}: changed while it was read: this generation is gone")
@@ -413,7 +407,7 @@ def stat_source(uri: str) -> SourceInfo:
     if uri == "-":
         return SourceInfo(uri, None)
     try:
-        if _is_local(uri):
+        if uris.is_plain_path(uri):
             st = os.stat(uri)
             if os.path.isdir(uri):
                 raise IsADirectoryError(uri)

@@ -1,0 +1,428 @@
+"""Records: one dataset -> its record under DEST, and the summary of all records.
+
+A dataset is counted whole or in byte ranges (``count_whole``, ``detect``, ``count_range``,
+plain functions of picklable values that Beam's workers call too); its record is the
+TuningDataStats document plus the tokenizer, its exactness and the dataset's version. Record
+names always lie inside DEST. The summary is one :class:`Row` per dataset, as JSONL, Parquet
+and a table.
+
+Hands to ``run`` (and to ``tunestats.beam``): records, rows and the files that hold them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from .. import uris
+from ..accumulate import Accumulator
+from ..counting import accumulate_blocks
+from ..options import Plan, numbers_options
+from ..parallel import run_range, shard_ranges
+from ..pipeline import finish_source, peek_format
+from ..results import make_stats
+from ..source import (
+    SourceError,
+    SourceInfo,
+    filesystem_and_path,
+    read_blocks,
+    splittable_size,
+    stat_source,
+)
+
+# The smallest byte range of a split dataset in tunestats.beam, where workers are machines and
+# each range costs a task. (The local batch splits like ``stats --jobs``: Options.shard_bytes.)
+BATCH_SHARD_BYTES = 64 << 20
+
+
+RECORD_SUFFIX = ".stats.json"
+
+
+SUMMARY_NAME = "summary"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the summary: a dataset, what was found, or why it failed."""
+
+    uri: str
+    status: str  # "computed", "unchanged" (record reused) or "failed"
+    generation: str | None = None
+    mtime: float | None = None
+    size: int | None = None
+    format: str | None = None
+    tokenizer: str | None = None
+    exact: bool | None = None  # the token counts are exact for the model (else estimates)
+    examples: int | None = None
+    dropped: int | None = None
+    billable_tokens: int | None = None
+    input_p95: int | None = None
+    input_max: int | None = None
+    output_p95: int | None = None
+    output_max: int | None = None
+    record: str | None = None  # where the dataset's record is
+    error: str | None = None
+
+
+# Record names: characters kept as they are (ASCII), the mark before a name's hash, and limits
+# (a file name is at most 255 bytes on common file systems; a GCS object name 1,024 bytes, DEST's
+# prefix included).
+
+
+_SAFE_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.+=,@ ")
+
+
+_HASH_MARK = "~"
+
+
+_HASH_CHARS = 16
+
+
+MAX_NAME_BYTES = 160  # one directory or file name of a record, before "~hash" and the suffix
+
+
+MAX_RECORD_BYTES = 512  # a record's whole path under DEST
+
+
+def record_path(dest: str, uri: str) -> str:
+    """Where a dataset's record goes: DEST/<scheme>/<path of the source>.stats.json, always
+    inside DEST, one record per URI.
+
+    Local sources go under ``local/`` by their absolute path; ``gs://b/x.jsonl`` under
+    ``gs/b/x.jsonl.stats.json``. The path is cut at ``/``; each part keeps letters, digits,
+    non-ASCII printable characters and ``-_.+=,@`` and space, everything else is written ``%XX``
+    (its UTF-8 bytes). Empty, ``.`` and ``..`` parts are left out, a part longer than
+    :data:`MAX_NAME_BYTES` is cut, and a path longer than :data:`MAX_RECORD_BYTES` loses
+    directories; whenever one of these changes the name, ``~`` and 16 hex digits of the SHA-256
+    of the URI are added to it, so distinct URIs never share a record. Equal sources always map
+    to equal names.
+    """
+    if uris.is_local(uri):
+        scheme, rest = "local", uris.absolute(uri)
+    else:
+        scheme, rest = uris.scheme(uri) or "", uris.after_scheme(uri)
+    scheme_name, exact = _record_name(scheme)
+    raw = rest.lstrip("/").split("/")  # fsspec ignores the slashes after "://"; so do records
+    parts = [part for part in raw if part not in ("", ".", "..")]
+    exact = exact and len(parts) == len(raw) and bool(parts)
+    names = []
+    for part in parts:
+        name, whole = _record_name(part)
+        names.append(name)
+        exact = exact and whole
+    last = names.pop() if names else ""
+    for whole in (True, False) if exact else (False,):
+        tail = RECORD_SUFFIX if whole else f"{_HASH_MARK}{_uri_hash(uri)}{RECORD_SUFFIX}"
+        budget = MAX_RECORD_BYTES - _size(scheme_name) - _size(last + tail) - 2
+        kept = []
+        for name in names:  # leading directories while they fit
+            budget -= _size(name) + 1
+            if budget < 0:
+                break
+            kept.append(name)
+        if not whole or len(kept) == len(names):
+            break
+    return join_path(dest, scheme_name, *kept, last + tail)
+
+
+def _record_name(part: str) -> tuple[str, bool]:
+    """One part of a record path, safe in any file system or bucket, and whether it is whole
+    (not cut to :data:`MAX_NAME_BYTES`)."""
+    pieces, size = [], 0
+    for char in part:
+        if char in _SAFE_ASCII or (not char.isascii() and char.isprintable()):
+            piece = char
+        else:  # surrogatepass: lone surrogates too, as bytes no real character has
+            piece = "".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass"))
+        size += _size(piece)
+        if size > MAX_NAME_BYTES:
+            return "".join(pieces), False
+        pieces.append(piece)
+    return "".join(pieces), True
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _uri_hash(uri: str) -> str:
+    return hashlib.sha256(uri.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+
+
+def join_path(dest: str, *parts: str) -> str:
+    base = dest.rstrip("/")
+    if not base and not dest:
+        base = "."  # an empty DEST is the working directory, never the root
+    return "/".join([base, *parts])
+
+
+# --- counting, one dataset or one range at a time ------------------------------------------
+
+
+def options_key(run: Plan) -> dict[str, Any]:
+    """The options that decide the statistics, as stored in a record."""
+    key = numbers_options(run.options)
+    key["model"] = run.profile.name
+    key["tokenizer"] = run.choice.tokenizer.name
+    return key
+
+
+def count_whole(info: SourceInfo, run: Plan, report: Any = None) -> dict[str, Any]:
+    """Detect, read and count one dataset in this process; return its record.
+
+    The dataset is stat'ed again first: one rewritten since it was listed is counted as it is
+    now, and its record names the version that was read.
+    """
+    try:
+        info = stat_source(info.uri)
+        reader = read_blocks(info.uri, expect=info)
+        fmt, blocks = (
+            (run.options.format, reader)
+            if run.options.format
+            else peek_format(reader, run.profile.format)
+        )
+        acc, parsed = accumulate_blocks(blocks, fmt, run, report)
+        return make_record(info, run, fmt, acc, parsed)
+    except Exception as exc:
+        return error_record(info, exc)
+
+
+def detect(info: SourceInfo, run: Plan) -> str:
+    """The format of a dataset (from its first records) unless the options fix it."""
+    if run.options.format:
+        return run.options.format
+    reader = read_blocks(info.uri, expect=info)
+    try:
+        fmt, _ = peek_format(reader, run.profile.format)
+    finally:
+        reader.close()
+    return fmt
+
+
+def split_ranges(info: SourceInfo, jobs: int, min_bytes: int) -> list[tuple[int, int | None]]:
+    """Byte ranges for one dataset: one when it is small or compressed."""
+    return shard_ranges(splittable_size(info), jobs, min_bytes)
+
+
+def count_range(
+    info: SourceInfo, fmt: str, run: Plan, start: int, end: int | None, report: Any = None
+) -> tuple[Accumulator, int]:
+    """Count the lines that begin in [start, end), numbered from 1 (the range task of the
+    local batch and of Beam's workers: :func:`tunestats.parallel.run_range`)."""
+    return run_range(info, fmt, run, start, end, report)
+
+
+def make_record(
+    info: SourceInfo, run: Plan, fmt: str, acc: Accumulator, parsed: int
+) -> dict[str, Any]:
+    """A dataset's record: what it is, how it was counted, and its TuningDataStats."""
+    try:
+        source = finish_source(info.uri, fmt, acc, parsed)
+    except SourceError as exc:
+        return error_record(info, exc)
+    stats = make_stats(run, source)
+    r = source.result
+    outputs = r.output_tokens if stats.task == "supervised" else None  # SPEC §6: none reported
+    return {
+        **_version(info),
+        "format": fmt,
+        "task": stats.task,
+        "model": stats.model,
+        "tokenizer": stats.tokenizer,
+        "exactTokenCounts": stats.exact,
+        "options": options_key(run),
+        "lines": r.lines,
+        "blankLines": r.blank,
+        "summary": {
+            "examples": r.examples,
+            "dropped": r.dropped,
+            "billable_tokens": r.billable_tokens,
+            "input_p95": r.input_tokens.p95 if r.input_tokens else None,
+            "input_max": r.input_tokens.max if r.input_tokens else None,
+            "output_p95": outputs.p95 if outputs else None,
+            "output_max": outputs.max if outputs else None,
+        },
+        "tuningDataStats": stats.to_dict(),
+    }
+
+
+def error_record(info: SourceInfo, exc: BaseException) -> dict[str, Any]:
+    """The record of a dataset that could not be counted (never written under DEST)."""
+    message = str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
+    return {**_version(info), "error": message}
+
+
+def _version(info: SourceInfo) -> dict[str, Any]:
+    return {"uri": info.uri, "generation": info.generation, "mtime": info.mtime, "size": info.size}
+
+
+def row_of(record: dict[str, Any], status: str, path: str | None) -> Row:
+    """A record's summary row. One with no valid example is a failed row (as ``tunestats
+    stats`` exits 1 for it) that still links to its record: the dropped reasons are there."""
+    if "error" in record:
+        return Row(
+            uri=record["uri"],
+            status="failed",
+            generation=record.get("generation"),
+            mtime=record.get("mtime"),
+            size=record.get("size"),
+            error=record["error"],
+        )
+    error = no_valid_example(record)
+    return Row(
+        uri=record["uri"],
+        status=status if error is None else "failed",
+        generation=record.get("generation"),
+        mtime=record.get("mtime"),
+        size=record.get("size"),
+        format=record["format"],
+        tokenizer=record["tokenizer"],
+        exact=record["exactTokenCounts"],
+        record=path,
+        error=error,
+        **record["summary"],
+    )
+
+
+def no_valid_example(record: dict[str, Any]) -> str | None:
+    """Why a counted dataset is unusable: it has no valid example (None when it has one)."""
+    summary = record["summary"]
+    if summary["examples"]:
+        return None
+    doc = record.get("tuningDataStats") or {}
+    stats = doc.get("supervisedTuningDataStats") or doc.get("distillationDataStats", {}).get(
+        "trainingDatasetStats", {}
+    )
+    reasons = stats.get("droppedExampleReasons") or ["?"]
+    return f"{record['uri']}: no valid example ({summary['dropped']} dropped; first: {reasons[0]})"
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, indent=2, ensure_ascii=False).encode()
+
+
+def save_record(dest: str, record: dict[str, Any]) -> Row:
+    """Write a counted dataset's record under DEST and return its row (an error record is not
+    written). A record that cannot be written makes a failed row that says why."""
+    if "error" in record:
+        return row_of(record, "computed", None)
+    path = record_path(dest, record["uri"])
+    try:
+        write_bytes(path, record_bytes(record))
+    except Exception as exc:  # OSError locally; gcsfs raises its own types too
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, OSError):
+            reason = f"{type(exc).__name__}: {reason}"
+        row = row_of(record, "computed", None)
+        return replace(row, status="failed", error=f"{path}: cannot write the record: {reason}")
+    return row_of(record, "computed", path)
+
+
+# --- the batch -------------------------------------------------------------------------------
+
+
+def write_summary(dest: str, rows: list[Row]) -> tuple[str, str]:
+    """DEST/summary.jsonl and DEST/summary.parquet, one row per dataset, in input order."""
+    jsonl = join_path(dest, SUMMARY_NAME + ".jsonl")
+    parquet = join_path(dest, SUMMARY_NAME + ".parquet")
+    lines = [json.dumps(asdict(row), ensure_ascii=False) for row in rows]
+    write_bytes(jsonl, ("\n".join(lines) + "\n").encode() if lines else b"")
+    write_bytes(parquet, _parquet_bytes(rows))
+    return jsonl, parquet
+
+
+def _parquet_bytes(rows: list[Row]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"mtime": pa.float64(), "size": pa.int64(), "exact": pa.bool_()}
+    for name in Row.__dataclass_fields__:
+        kind = Row.__dataclass_fields__[name].type
+        if name not in types:
+            types[name] = pa.int64() if "int" in str(kind) else pa.string()
+    columns = {
+        name: pa.array([getattr(r, name) for r in rows], type=t) for name, t in types.items()
+    }
+    table = pa.table({name: columns[name] for name in Row.__dataclass_fields__})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write a whole file, local (atomically: never a half record) or through fsspec."""
+    if uris.is_local(path):
+        local = uris.local_path(path)
+        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
+        tmp = f"{local}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, local)
+        except BaseException:  # a full disk, or an interrupt: leave no partial file behind
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+        return
+    fs, inner = filesystem_and_path(path)
+    fs.pipe_file(inner, data)
+
+
+def read_bytes(path: str) -> bytes:
+    if uris.is_local(path):
+        with open(uris.local_path(path), "rb") as f:
+            return f.read()
+    fs, inner = filesystem_and_path(path)
+    return fs.cat_file(inner)
+
+
+def _tokenizer_cell(row: Row) -> str:
+    """The tokenizer's short name, and whether its counts are exact for the model."""
+    name = row.tokenizer or ""
+    if name.startswith("gemini:"):  # the file name without .spiece.model / .model
+        name = name.removeprefix("gemini:").split(".", 1)[0]
+    return f"{name} ({'exact' if row.exact else 'ESTIMATE'})"
+
+
+def table(rows: list[Row]) -> str:
+    """The summary as a text table for the terminal."""
+    head = (
+        "dataset",
+        "format",
+        "tokenizer",
+        "examples",
+        "dropped",
+        "billable",
+        "in p95",
+        "in max",
+        "out p95",
+        "out max",
+        "status",
+    )
+    body = []
+    for r in rows:
+        if r.status == "failed":
+            body.append((r.uri, "", "", "", "", "", "", "", "", "", f"FAILED: {r.error}"))
+            continue
+        cells = (
+            r.examples,
+            r.dropped,
+            r.billable_tokens,
+            r.input_p95,
+            r.input_max,
+            r.output_p95,
+            r.output_max,
+        )
+        numbers = ("-" if c is None else f"{c:,}" for c in cells)
+        body.append((r.uri, r.format or "", _tokenizer_cell(r), *numbers, r.status))
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head) - 1)]
+    out = []
+    for cells in [head, *body]:
+        left = [str(c).ljust(w) for c, w in zip(cells[:3], widths)]
+        nums = [str(c).rjust(w) for c, w in zip(cells[3:-1], widths[3:])]
+        out.append("  ".join([*left, *nums, str(cells[-1])]))
+    return "\n".join(out)

@@ -1,0 +1,415 @@
+"""Run: the batch itself, on all cores, resumable and interruptible.
+
+Skips the datasets whose record is for the same version and options, counts the others on a
+pool (largest first; large files in byte ranges, joined by ``combine``), writes each record as
+soon as its dataset is done, and the summary at the end. SIGINT and SIGTERM stop the workers
+and keep every finished record.
+
+Hands to the CLI: :class:`BatchResult` (rows in input order, plus where the summary went), or
+:class:`BatchInterrupted`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from .. import combine
+from ..accumulate import Accumulator
+from ..options import Options, Plan, plan
+from ..parallel import die_with_parent, warm_before_fork
+from ..progress import Progress, reporter
+from ..source import (
+    SourceInfo,
+    stat_source,
+)
+from .expand import Expansion, _expand_one
+from .records import (
+    Row,
+    count_range,
+    count_whole,
+    detect,
+    error_record,
+    make_record,
+    options_key,
+    read_bytes,
+    record_path,
+    row_of,
+    save_record,
+    split_ranges,
+    write_summary,
+)
+
+
+@dataclass
+class BatchResult:
+    rows: list[Row]
+    summary_jsonl: str
+    summary_parquet: str
+
+    @property
+    def failed(self) -> list[Row]:
+        return [row for row in self.rows if row.status == "failed"]
+
+
+# --- finding datasets ----------------------------------------------------------------------
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the batch.
+
+    The records of the datasets that were done are under DEST (a rerun reuses them); the
+    summary is not written. ``rows`` are those datasets' rows in input order, ``total`` the
+    number of rows the batch would have had; ``exit_code`` is 128 + the signal's number (130
+    for SIGINT, 143 for SIGTERM), as a shell reports a process that the signal ended.
+    """
+
+    def __init__(self, signum: int, rows: list[Row], total: int, dest: str) -> None:
+        self.signum, self.rows, self.total, self.dest = signum, rows, total, dest
+        self.exit_code = 128 + signum
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"interrupted ({name}): {len(rows)} of {total} datasets done (their records are "
+            f"kept under {dest}, no summary written); run the batch again to count the rest"
+        )
+
+
+class _Terminated(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM during a batch, as SIGINT raises KeyboardInterrupt."""
+
+    signum = signal.SIGTERM
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """During the block, SIGTERM interrupts the main thread like SIGINT (unless a handler of
+    the caller's, or SIG_IGN, is in place: that one stays)."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (blocked, not lost) until the block ends; processes forked in
+    it start with them blocked (a pool worker unblocks them once its handlers are set)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """No SIGINT or SIGTERM during the block (a second Ctrl-C while workers are stopped)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run_batch(
+    sources: Sequence[str] | Sequence[Expansion],
+    dest: str,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    **options: Any,
+) -> BatchResult:
+    """Count every dataset that ``sources`` name and write records and summary under ``dest``.
+
+    ``sources`` are SOURCE arguments, or their :func:`expand` (to fix the listing first).
+    ``options`` are those of :class:`~tunestats.Options`; ``jobs`` is the number of processes.
+    Each record is written as soon as its dataset is counted. SIGINT (KeyboardInterrupt) or
+    SIGTERM stops the workers and raises :class:`BatchInterrupted`; no summary is written then.
+    """
+    rows: dict[str, Row] = {}
+    order: list[str] = []
+    try:
+        with _sigterm_interrupts():
+            run = plan(Options(**options))
+            expansions = [s if isinstance(s, Expansion) else _expand_one(s) for s in sources]
+            work = plan_batch(expansions)
+            order = work.order
+            rows.update(work.failed)
+            todo: list[SourceInfo] = []
+            for info in work.datasets:
+                kept = None if force else _reusable(dest, info, run)
+                if kept is not None:
+                    rows[info.uri] = row_of(kept, "unchanged", record_path(dest, info.uri))
+                else:
+                    todo.append(info)
+
+            def finished(info: SourceInfo, record: dict[str, Any]) -> None:
+                rows[info.uri] = save_record(dest, record)
+
+            jobs = run.options.jobs or os.cpu_count() or 1
+            _count_all(todo, run, jobs, progress, finished)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        done = [rows[uri] for uri in order if uri in rows]
+        raise BatchInterrupted(signum, done, len(order), dest) from None
+    ordered = [rows[uri] for uri in work.order]
+    jsonl, parquet = write_summary(dest, ordered)
+    return BatchResult(ordered, jsonl, parquet)
+
+
+@dataclass
+class BatchPlan:
+    """The expanded SOURCE arguments: datasets to count, in order, and the sources that failed."""
+
+    order: list[str]  # summary order: every dataset once, and each failed source
+    failed: dict[str, Row]  # rows of sources that name no dataset, by source
+    datasets: list[SourceInfo]  # to count, each once
+
+
+def plan_batch(expansions: Sequence[Expansion]) -> BatchPlan:
+    """Datasets in the order of their SOURCE arguments, each once (where first named)."""
+    result = BatchPlan([], {}, [])
+    seen: set[str] = set()
+    for expansion in expansions:
+        if expansion.error is not None:
+            result.order.append(expansion.source)
+            result.failed[expansion.source] = Row(
+                uri=expansion.source, status="failed", error=expansion.error
+            )
+        for info in expansion.datasets:
+            if info.uri in seen or info.uri in result.failed:
+                continue  # named twice: counted once
+            seen.add(info.uri)
+            result.order.append(info.uri)
+            result.datasets.append(info)
+    return result
+
+
+def _reusable(dest: str, info: SourceInfo, run: Plan) -> dict[str, Any] | None:
+    """The record under DEST when it is for this dataset, this version and these options."""
+    try:
+        record = json.loads(read_bytes(record_path(dest, info.uri)))
+        kept = SourceInfo(info.uri, record["size"], record["generation"], record["mtime"])
+        same = record["uri"] == info.uri and kept.same_version(info)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not same or record.get("options") != options_key(run):
+        return None
+    return record
+
+
+Finished = Callable[[SourceInfo, dict[str, Any]], None]
+
+
+def _count_all(
+    todo: list[SourceInfo], run: Plan, jobs: int, progress: Progress | None, finished: Finished
+) -> None:
+    """Count all datasets in ``todo`` on ``jobs`` processes; hand each record to ``finished``
+    (in this process) as soon as it is made."""
+    if not todo:
+        return
+    if progress is not None:
+        progress.begin(
+            _label(0, len(todo)),
+            None if any(i.compressed for i in todo) else sum(i.size or 0 for i in todo),
+        )
+    if jobs == 1:
+        report = None if progress is None else reporter(progress.counts, 0)
+        for k, info in enumerate(todo):
+            finished(info, count_whole(info, run, report))
+            if progress is not None:
+                progress.label = _label(k + 1, len(todo))
+        return
+    if sum(i.size or 0 for i in todo) >= 2 * run.options.shard_bytes:
+        warm_before_fork(run)
+    _Scheduler(todo, run, jobs, progress, finished).execute()
+
+
+def _label(done: int, total: int) -> str:
+    return f"batch {done}/{total} datasets"
+
+
+class _Scheduler:
+    """Keeps ``jobs`` processes busy: whole datasets, and the ranges of large ones.
+
+    A large uncompressed dataset first has its format detected (one small read), then its
+    ranges are counted like any other task; its record is made when the last range is in.
+    Largest datasets go first, so the batch does not end waiting for one big file. When the
+    batch is interrupted the workers are killed (they hold nothing that is not in a record);
+    when this process dies they die too (:func:`_init_worker`).
+    """
+
+    def __init__(
+        self,
+        todo: list[SourceInfo],
+        run: Plan,
+        jobs: int,
+        progress: Progress | None,
+        finished: Finished,
+    ) -> None:
+        self.todo = sorted(todo, key=lambda i: -(i.size or 0))
+        self.run, self.jobs, self.progress, self.finished = run, jobs, progress, finished
+        self.done: set[str] = set()
+        self.shards: dict[str, tuple[combine.Combined, int]] = {}
+        self.formats: dict[str, str] = {}
+
+    def execute(self) -> None:
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        counts = None if self.progress is None else self.progress.counts
+        slots = context.Value("i", 0) if counts is not None else None
+        pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.run, counts, slots, os.getpid()),
+        )
+        try:
+            pending: dict[Future, tuple[str, SourceInfo, int]] = {}
+            with _signals_blocked():  # the workers fork now: none sees a signal before it is set
+                for info in self.todo:
+                    if len(split_ranges(info, self.jobs, self.run.options.shard_bytes)) > 1:
+                        pending[pool.submit(_detect_task, info)] = ("detect", info, 0)
+                    else:
+                        pending[pool.submit(_whole_task, info)] = ("whole", info, 0)
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    kind, info, k = pending.pop(future)
+                    self._collect(pool, pending, kind, info, k, future)
+        except BaseException:
+            with _signals_held():
+                _stop_workers(pool)
+            raise
+        pool.shutdown()
+
+    def _collect(
+        self,
+        pool: ProcessPoolExecutor,
+        pending: dict[Future, tuple[str, SourceInfo, int]],
+        kind: str,
+        info: SourceInfo,
+        k: int,
+        future: Future,
+    ) -> None:
+        try:
+            outcome = future.result()
+        except Exception as exc:  # a worker died, or a task failed outside its own guard
+            outcome = error_record(info, exc)
+        if kind == "whole":
+            self._finish(info, outcome)
+        elif kind == "detect":
+            if isinstance(outcome, dict):  # an error record
+                self._finish(info, outcome)
+                return
+            fmt, info = outcome
+            ranges = split_ranges(info, self.jobs, self.run.options.shard_bytes)
+            self.formats[info.uri] = fmt
+            self.shards[info.uri] = (combine.create(), len(ranges))
+            for r, (start, end) in enumerate(ranges):
+                task = pool.submit(_range_task, info, fmt, start, end)
+                pending[task] = ("range", info, r)
+        elif info.uri not in self.done:  # a range; the first error settles the dataset
+            if isinstance(outcome, dict):
+                self._finish(info, outcome)
+                return
+            combined, count = self.shards[info.uri]
+            combine.add(combined, k, *outcome)
+            if sum(s.last - s.first + 1 for s in combined.segments) == count:
+                acc, parsed = combine.extract(combined, count)
+                fmt = self.formats[info.uri]
+                self._finish(info, make_record(info, self.run, fmt, acc, parsed))
+
+    def _finish(self, info: SourceInfo, record: dict[str, Any]) -> None:
+        self.done.add(info.uri)
+        self.shards.pop(info.uri, None)
+        self.finished(info, record)
+        if self.progress is not None:
+            self.progress.label = _label(len(self.done), len(self.todo))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers and shut it down without waiting for their tasks."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
+
+
+# A pool worker's plan and progress slot, set once when the pool starts it.
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(run: Plan, counts: Any, slots: Any, parent: int) -> None:
+    die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the main process stops the batch, workers
+    # ignore it. SIGTERM ends a worker (the main process turns it into an interruption).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while the pool forked (_signals_blocked)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    _worker["run"] = run
+    _worker["report"] = None
+    if counts is not None:
+        with slots.get_lock():
+            slot = slots.value
+            slots.value += 1
+        _worker["report"] = reporter(counts, slot % (len(counts) // 2))
+
+
+def _whole_task(info: SourceInfo) -> dict[str, Any]:
+    return count_whole(info, _worker["run"], _worker["report"])
+
+
+def _detect_task(info: SourceInfo) -> tuple[str, SourceInfo] | dict[str, Any]:
+    try:
+        info = stat_source(info.uri)  # as in count_whole: count the dataset as it is now
+        return detect(info, _worker["run"]), info
+    except Exception as exc:
+        return error_record(info, exc)
+
+
+def _range_task(
+    info: SourceInfo, fmt: str, start: int, end: int | None
+) -> tuple[Accumulator, int] | dict[str, Any]:
+    try:
+        return count_range(info, fmt, _worker["run"], start, end, _worker["report"])
+    except Exception as exc:
+        return error_record(info, exc)
+
+
+# --- output ----------------------------------------------------------------------------------

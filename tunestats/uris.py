@@ -1,0 +1,60 @@
+"""URIs: what a source or destination name means, as plain string rules (no I/O, no fsspec).
+
+- a *plain path* has no scheme at all: ``source`` opens it with ``open`` (the fast path);
+- a *local* name is on this machine: a plain path, ``file://`` or ``local://``;
+- anything else is a remote URL, named by its scheme (``gs``, ``s3``, ``simplecache::gs``...);
+- compression is taken from the name, by one table.
+
+Hands to ``source``, ``batch`` and ``beam``: answers about names, never a file system.
+"""
+
+from __future__ import annotations
+
+import os
+
+LOCAL_SCHEMES = ("file://", "local://")
+# Compression by the end of a name (as fsspec's compression table names them).
+COMPRESSIONS = ((".gz", "gzip"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zstd"))
+
+
+def is_plain_path(uri: str) -> bool:
+    """No scheme at all: a path that ``open`` takes (``file:`` URLs go through fsspec)."""
+    return "://" not in uri and not uri.startswith("file:")
+
+
+def is_local(uri: str) -> bool:
+    """On this machine: a plain path, or a ``file://`` / ``local://`` URL."""
+    return "://" not in uri or uri.startswith(LOCAL_SCHEMES)
+
+
+def local_path(uri: str) -> str:
+    """The path of a local name, its scheme removed."""
+    for scheme in LOCAL_SCHEMES:
+        if uri.startswith(scheme):
+            return uri.removeprefix(scheme)
+    return uri
+
+
+def scheme(uri: str) -> str | None:
+    """The scheme of a remote URL (what comes before ``://``); None for a local name."""
+    return None if is_local(uri) else uri.split("://", 1)[0]
+
+
+def after_scheme(uri: str) -> str:
+    """What follows ``://`` (the whole name when there is none)."""
+    return uri.split("://", 1)[1] if "://" in uri else uri
+
+
+def absolute(uri: str) -> str:
+    """A local name as an absolute path, its scheme removed."""
+    return os.path.abspath(after_scheme(uri))
+
+
+def compression(uri: str) -> str | None:
+    """The compression a name says (``.gz``, ``.bz2``, ``.xz``, ``.zst``), or None."""
+    lower = uri.lower()
+    return next((name for suffix, name in COMPRESSIONS if lower.endswith(suffix)), None)
+
+
+def is_compressed(uri: str) -> bool:
+    return compression(uri) is not None
