@@ -77,7 +77,7 @@ class Merging:
 
 
 @dataclass
-class Counted:
+class Whole:
     """A whole dataset: its merged accumulator, or the error record of a range that failed."""
 
     info: SourceInfo
@@ -123,16 +123,16 @@ class ShardCombineFn(beam.CombineFn):
                 combine.merge(merged.combined, copy.deepcopy(other.combined))
         return merged
 
-    def extract_output(self, merging: Merging) -> Counted:
+    def extract_output(self, merging: Merging) -> Whole:
         if merging.info is None or merging.fmt is None:
             raise ValueError("no shard to merge")
         if merging.error is not None:
-            return Counted(merging.info, merging.fmt, None, 0, merging.error[1])
+            return Whole(merging.info, merging.fmt, None, 0, merging.error[1])
         try:
             acc, parsed = combine.extract(merging.combined, merging.count)
         except RuntimeError as exc:
             raise RuntimeError(f"{merging.info.uri}: {exc}") from None
-        return Counted(merging.info, merging.fmt, acc, parsed)
+        return Whole(merging.info, merging.fmt, acc, parsed)
 
 
 def _describe(merging: Merging, info: SourceInfo, fmt: str, count: int) -> None:
@@ -210,7 +210,7 @@ class _CountRange(_WithPlan):
 
 
 class _MakeRecord(_WithPlan):
-    def process(self, element: tuple[str, Counted]) -> Iterator[tuple[str, Record]]:
+    def process(self, element: tuple[str, Whole]) -> Iterator[tuple[str, Record]]:
         uri, counted = element
         if counted.error is not None:
             record = counted.error
@@ -298,7 +298,7 @@ class _WriteSummary(beam.DoFn):
 
 def build_pipeline(
     pipeline: beam.Pipeline,
-    work: batch.BatchPlan,
+    work: batch.Work,
     dest: str,
     *,
     shard_bytes: int = batch.BATCH_SHARD_BYTES,
@@ -416,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(problem)
         return EXIT_USAGE
 
-    work = batch.plan_batch(batch.expand(args.sources))
+    work = batch.work_of(batch.expand(args.sources))
     if work.datasets:
         with beam.Pipeline(options=pipeline_options) as pipeline:
             build_pipeline(pipeline, work, args.out, shard_bytes=args.shard_bytes, **options)

@@ -46,7 +46,7 @@ from .records import (
     write_bytes,
     write_summary,
 )
-from .run import BatchInterrupted, BatchPlan, BatchResult, Finished, plan_batch, run_batch
+from .run import BatchInterrupted, BatchResult, Finished, Work, run_batch, work_of
 
 __all__ = [
     "COMPRESSED_SUFFIXES",
@@ -78,9 +78,9 @@ __all__ = [
     "write_bytes",
     "write_summary",
     "BatchInterrupted",
-    "BatchPlan",
+    "Work",
     "BatchResult",
     "Finished",
-    "plan_batch",
+    "work_of",
     "run_batch",
 ]

@@ -163,7 +163,7 @@ def run_batch(
         with _sigterm_interrupts():
             run = plan(Options(**options))
             expansions = [s if isinstance(s, Expansion) else _expand_one(s) for s in sources]
-            work = plan_batch(expansions)
+            work = work_of(expansions)
             order = work.order
             rows.update(work.failed)
             todo: list[SourceInfo] = []
@@ -189,7 +189,7 @@ def run_batch(
 
 
 @dataclass
-class BatchPlan:
+class Work:
     """The expanded SOURCE arguments: datasets to count, in order, and the sources that failed."""
 
     order: list[str]  # summary order: every dataset once, and each failed source
@@ -197,9 +197,9 @@ class BatchPlan:
     datasets: list[SourceInfo]  # to count, each once
 
 
-def plan_batch(expansions: Sequence[Expansion]) -> BatchPlan:
+def work_of(expansions: Sequence[Expansion]) -> Work:
     """Datasets in the order of their SOURCE arguments, each once (where first named)."""
-    result = BatchPlan([], {}, [])
+    result = Work([], {}, [])
     seen: set[str] = set()
     for expansion in expansions:
         if expansion.error is not None:
