@@ -14,8 +14,8 @@ from tests import gen_cases
 from tests.conftest import CORPUS
 from tunestats import counting
 from tunestats.accumulate import Accumulator
-from tunestats.arrow_blocks import _WIDE_SPACES, code_points_and_spaces
 from tunestats.counting import process_block
+from tunestats.formats.arrow import _WIDE_SPACES, code_points_and_spaces
 from tunestats.options import Options, plan
 from tunestats.source import LineBlock
 

@@ -666,6 +666,11 @@ GEMINI_FRAGMENTS = [
     "\n" * 50,
     "ab" * 100,
     "def f(x):\n    return x  # </b>\n",
+    " yyyy",
+    " YYYY hh:mm",
+    " diffformul",
+    " ::::::::",
+    " ссср",
 ]
 GEMINI_TEXTS = st.one_of(
     TEXTS,
@@ -716,16 +721,34 @@ def test_kitoken_alone_differs_across_a_space_so_sentencepiece_counts_those():
     assert len(alone.encode("a> </b")) == 4
     assert sentencepiece.count(["a> </b"]).tolist() == [3] == counter.count(["a> </b"]).tolist()
     fast = tk._shipped_counter("gemma3", None, "kitoken").fast
-    assert fast.crossing == [("</", ">\u2581</")]
+    assert ("</", ">\u2581</") in fast.pieces
     assert fast.needs_sentencepiece("a> </b") and fast.needs_sentencepiece("a>\u2581</b")
     assert not fast.needs_sentencepiece("a>  </b") and not fast.needs_sentencepiece("</b> x")
 
 
 @pytest.mark.parametrize("key", GEMINI_KEYS)
-def test_crossing_pieces_are_those_of_the_vocabulary(key):
+def test_sentencepiece_only_pieces_are_those_of_the_vocabulary(key):
     sp = tk._ShippedCounter(key, None, "sentencepiece").sentencepiece._sp
-    found = tuple(piece for _, piece in tk.crossing_pieces(sp))
-    assert found == tk.GEMINI_TOKENIZER_MODELS[key].crossing
+    found = tuple(tk.sentencepiece_only_pieces(sp))
+    assert found == tk.GEMINI_TOKENIZER_MODELS[key].sentencepiece_only
+
+
+def test_kitoken_takes_unreachable_pieces_whole_so_sentencepiece_counts_those():
+    """The second difference: a part between runs of spaces that is itself a piece kitoken
+    takes whole, where SentencePiece's merges never reach it (found in a Python source:
+    pandas/io/stata.py, "# format dd Mon yyyy hh:mm")."""
+    import kitoken
+
+    alone = kitoken.Kitoken.from_sentencepiece(tk.shipped_model_bytes("gemma3"))
+    sentencepiece, counter = engines("gemma3")
+    line = "        # format dd Mon yyyy hh:mm"
+    assert len(alone.encode(line)) == 9
+    assert sentencepiece.count([line]).tolist() == [11] == counter.count([line]).tolist()
+    for text in (" yyyy", " YYYY", " diffformul", " ::::::::", "a yyyyy b"):
+        assert counter.count([text]).tolist() == sentencepiece.count([text]).tolist()
+    one_x = tk.GeminiTokenizer("gemma2", engine="kitoken")
+    reference = tk.GeminiTokenizer("gemma2", engine="sentencepiece")
+    assert one_x.count([" ссср"]).tolist() == reference.count([" ссср"]).tolist() == [3]
 
 
 def test_kitoken_threads_count_like_one_thread():

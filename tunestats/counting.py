@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accumulate import Accumulator
-from .arrow_blocks import arrow_batch
 from .examples import ExampleBatch, concat, from_examples
 from .formats import Drop, Example, is_blank, parse_example
 from .formats import sample_contents as _sample_contents
+from .formats.blocks import arrow_batch
 from .options import Plan
 from .source import LineBlock
 from .tokenizers import Tokenizer

@@ -1,6 +1,6 @@
 """ExampleBatch: the columns that both parsing paths hand to counting.
 
-The per-line path (``formats``) and the Arrow path (``arrow_blocks``) each turn a block of lines
+The per-line path (``formats``) and the Arrow path (``formats.blocks``) each turn a block of lines
 into one of these: a flat list of texts with, for each text, its example and its side (input
 or output), and per-example message counts, characters and media. Everything after this point
 (tokenizing, the too-long rule, accumulating) has one path.

@@ -40,10 +40,9 @@ class GeminiModelFile:
     models: str
     # Where Google's SDKs download it from (they cache it under the sha1 of this URL).
     url: str
-    # Its pieces with a space (U+2581) after another character: kitoken cannot form them, so
-    # texts that hold one are counted by SentencePiece (KitokenCounter; a test checks the list
-    # against the vocabulary).
-    crossing: tuple[str, ...] = ()
+    # The pieces kitoken counts otherwise than SentencePiece, so that a text holding one is
+    # counted by SentencePiece (KitokenCounter); a test derives the list from the vocabulary.
+    sentencepiece_only: tuple[str, ...] = ()
 
 
 GEMINI_TOKENIZER_MODELS = {
@@ -54,7 +53,7 @@ GEMINI_TOKENIZER_MODELS = {
         "Gemini 2.x",
         "https://raw.githubusercontent.com/google/gemma_pytorch/"
         "014acb7ac4563a5f77c76d7ff98f31b568c16508/tokenizer/gemma3_cleaned_262144_v2.spiece.model",
-        (">\u2581</",),
+        (">\u2581</", "\u2581YYYY", "\u2581yyyy", "\u2581diffformul", "\u2581::::::::"),
     ),
     "gemma4": GeminiModelFile(
         "gemma4",
@@ -62,7 +61,7 @@ GEMINI_TOKENIZER_MODELS = {
         "9f318ac4dc02f8580e3f65ff0b37286e7c3d1e5d664737bb2c8ca812b5453162",
         "Gemini 3.5 Flash and 3.1 Flash-Lite",
         "gs://gemma-data/tokenizers/tokenizer_gemma4.model",
-        (">\u2581</",),
+        (">\u2581</", "\u2581YYYY", "\u2581yyyy", "\u2581diffformul", "\u2581::::::::"),
     ),
     "gemma2": GeminiModelFile(
         "gemma2",
@@ -71,6 +70,7 @@ GEMINI_TOKENIZER_MODELS = {
         "Gemini 1.x",
         "https://raw.githubusercontent.com/google/gemma_pytorch/"
         "33b652c465537c6158f9a472ea5700e5e770ad3f/tokenizer/tokenizer.model",
+        ("\u2581\u0441\u0441\u0441\u0440",),
     ),
 }
 
@@ -299,21 +299,24 @@ def _shipped_counter(key: str, threads: int | None, engine: str) -> _ShippedCoun
 class KitokenCounter:
     """kitoken's BPE over a shipped Gemini model, with SentencePiece where the two can differ.
 
-    kitoken splits the text before every run of spaces and encodes the parts apart; SentencePiece
-    encodes the whole text. The two agree unless the text holds a vocabulary piece that crosses
-    such a split, a space after another character (``>▁</`` in the Gemini 2.x and 3.x
-    vocabularies, none in 1.x: ``GeminiModelFile.crossing``). Every text that holds one is
-    counted by SentencePiece. The tests compare both on the corpus and on generated text.
+    kitoken splits the text before every run of spaces, takes a part that is a vocabulary piece
+    whole, and merges the others as SentencePiece does. Two kinds of piece come out otherwise:
+    a piece that crosses such a split, a space after another character (``>▁</`` in Gemini
+    2.x and 3.x), which kitoken cannot form; and a piece that SentencePiece's merges cannot
+    reach from its own text (``▁yyyy`` is counted ``▁y yy y``; four in 2.x and 3.x, one in
+    1.x), which kitoken takes whole. Every text that holds one of these
+    (``GeminiModelFile.sentencepiece_only``, derived from the vocabulary by a test) is counted
+    by SentencePiece. The tests compare both on the corpus and on generated text.
 
     kitoken releases the GIL, so a batch is counted on ``threads`` threads of this process:
     as fast as that many processes, without a second copy of the model (120 MB).
     """
 
-    def __init__(self, kitoken: Any, crossing: tuple[str, ...], threads: int, sentencepiece: Any):
+    def __init__(self, kitoken: Any, pieces: tuple[str, ...], threads: int, sentencepiece: Any):
         self._encode_all = kitoken.encode_all
         self._sentencepiece = sentencepiece  # () -> SentencePieceTokenizer, loaded when needed
         # Look for a space-free fragment of the piece first: cheaper than the replace.
-        self.crossing = [(max(p.split("\u2581"), key=len), p) for p in crossing]
+        self.pieces = [(max(p.split("\u2581"), key=len), p) for p in pieces]
         self.threads = threads
         self._pool: Any = None
 
@@ -330,10 +333,10 @@ class KitokenCounter:
             return None
         entry = GEMINI_TOKENIZER_MODELS[key]
         engine = kitoken.Kitoken.from_sentencepiece(shipped_model_bytes(key))
-        return cls(engine, entry.crossing, threads, sentencepiece)
+        return cls(engine, entry.sentencepiece_only, threads, sentencepiece)
 
     def needs_sentencepiece(self, text: str) -> bool:
-        for fragment, piece in self.crossing:
+        for fragment, piece in self.pieces:
             if fragment in text and piece in text.replace(" ", "\u2581"):
                 return True
         return False
@@ -385,19 +388,22 @@ def _split_evenly(texts: list[str], parts: int) -> list[list[str]]:
     return [part for part in out if part]
 
 
-def crossing_pieces(sp: Any) -> list[tuple[str, str]]:
-    """Vocabulary pieces with a space after another character, as (a space-free fragment to
-    look for first, the piece with spaces as U+2581) pairs."""
+def sentencepiece_only_pieces(sp: Any) -> list[str]:
+    """The pieces of a SentencePiece model that kitoken counts otherwise (see KitokenCounter):
+    those with a space (U+2581) after another character, and those whose own text SentencePiece
+    encodes as more than one piece. Spaces are U+2581 in them, as in the vocabulary."""
     found = []
-    pieces = sp.id_to_piece(list(range(sp.get_piece_size())))
+    ids = [
+        i
+        for i in range(sp.get_piece_size())
+        if not (sp.is_control(i) or sp.is_unknown(i) or sp.is_unused(i) or sp.is_byte(i))
+    ]
+    pieces = sp.id_to_piece(ids)
+    counts = [len(ids) for ids in sp.encode([p.replace("\u2581", " ") for p in pieces])]
     crossing = re.compile("[^\u2581]\u2581")
-    for i, piece in enumerate(pieces):
-        if not crossing.search(piece):
-            continue
-        if sp.is_control(i) or sp.is_unknown(i) or sp.is_unused(i) or sp.is_byte(i):
-            continue
-        fragment = max(piece.split("\u2581"), key=len)
-        found.append((fragment, piece))
+    for piece, count in zip(pieces, counts):
+        if crossing.search(piece) or count != 1:
+            found.append(piece)
     return found
 
 

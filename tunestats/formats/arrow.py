@@ -1,22 +1,21 @@
-"""Arrow path: a whole block of lines parsed at once by pyarrow.json, checked with vectors.
+"""Arrow: the vector machinery that the formats' Arrow checks are written with.
 
-Each format has an explicit Arrow schema for its plain shape (text only: no media, calls,
-tools or unknown keys). A block that Arrow cannot parse with it (a malformed line, an
-unexpected key or type) returns None and goes through the per-line path whole. A block that
-parses is checked with vector operations for every rule of SPEC §4 that the schema does not
-already enforce; the rows that break one are handed back to be redone by the per-line path,
-which writes their reasons. So dropped-example accounting is the per-line path's, always.
+pyarrow is imported on first use; arrays go to numpy and back through their buffers;
+:func:`_parse` reads a whole block with a format's explicit schema, or says it cannot;
+:class:`_Columns` holds a block's texts (per text its row and side) and the rows that break a
+rule; :func:`_list_info`, :func:`_turns` and :func:`_is` are the per-line rules' vector forms;
+:func:`code_points_and_spaces` counts characters and white space over a whole array.
 
-Hands to counting: an ExampleBatch of the rows that passed, and the rows to redo.
+Hands to the format modules these tools, and to ``blocks`` (the Arrow path) the parsed table
+and the filled-in columns, from which it builds the ExampleBatch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from .examples import ExampleBatch
 
 _pa: Any = None
 _pc: Any = None
@@ -36,22 +35,13 @@ def _arrow() -> None:
     _pa, _pc, _pj = pyarrow, pyarrow.compute, pyarrow.json
     # malloc gives freed block memory back; mimalloc (the default) keeps it, per process.
     _pa.set_memory_pool(_pa.system_memory_pool())
-    part = _pa.struct([("text", _pa.string())])
-    content = _pa.struct([("role", _pa.string()), ("parts", _pa.list_(part))])
-    message = _pa.list_(_pa.struct([("role", _pa.string()), ("content", _pa.string())]))
-    _SCHEMAS.update(
-        {
-            "gemini": _pa.schema(
-                [("systemInstruction", content), ("contents", _pa.list_(content))]
-            ),
-            "gemini-messages": _pa.schema([("messages", message)]),
-            "openai-chat": _pa.schema([("messages", message)]),
-            "palm": _pa.schema([("input_text", _pa.string()), ("output_text", _pa.string())]),
-            "prompt-completion": _pa.schema(
-                [("prompt", _pa.string()), ("completion", _pa.string())]
-            ),
-        }
-    )
+
+
+def _schema(name: str, build: Callable[[Any], Any]) -> Any:
+    """The Arrow schema ``build(pyarrow)`` of format ``name``, built once, after _arrow()."""
+    if name not in _SCHEMAS:
+        _SCHEMAS[name] = build(_pa)
+    return _SCHEMAS[name]
 
 
 # Arrays go to numpy through their buffers, and masks come back the same way: pyarrow's own
@@ -100,7 +90,12 @@ def _strings(values: tuple[str, ...]) -> Any:
     return _pa.Array.from_buffers(_pa.string(), len(values), buffers)
 
 
-def _parse(lines: list[bytes], fmt: str) -> Any | None:
+def _concat(arrays: list[Any]) -> Any:
+    """One Arrow string array of the string arrays ``arrays``."""
+    return _pa.chunked_array(arrays, type=_pa.string()).combine_chunks()
+
+
+def _parse(lines: list[bytes], schema: Any) -> Any | None:
     # Every line must be whole objects: starting with `{` and ending with `}`. pyarrow reads a
     # newline as white space, so a record broken over two lines (and another line holding two)
     # would otherwise shift rows against lines; and pyarrow 26 crashes on a first row that is
@@ -109,7 +104,7 @@ def _parse(lines: list[bytes], fmt: str) -> Any | None:
         return None
     data = b"\n".join(lines)
     longest = max(map(len, lines)) + 1
-    options = _pj.ParseOptions(explicit_schema=_SCHEMAS[fmt], unexpected_field_behavior="error")
+    options = _pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     read = _pj.ReadOptions(use_threads=False, block_size=max(1 << 20, longest))
     try:
         table = _pj.read_json(_pa.py_buffer(data), read_options=read, parse_options=options)
@@ -137,38 +132,6 @@ class _Columns:
         self.texts.append(texts)
         self.owner.append(owner)
         self.output.append(np.broadcast_to(output, owner.shape))
-
-    def batch(self, line_numbers: np.ndarray) -> tuple[ExampleBatch, np.ndarray]:
-        good = ~self.bad
-        keep_rows = np.flatnonzero(good)
-        new_index = np.cumsum(good) - 1
-        texts = _pa.chunked_array(self.texts, type=_pa.string()).combine_chunks()
-        owner = np.concatenate(self.owner) if self.owner else np.zeros(0, np.int64)
-        output = np.concatenate(self.output) if self.output else np.zeros(0, bool)
-        mask = good[owner]
-        texts = texts.filter(_mask(mask))
-        owner = new_index[owner[mask]]
-        output = output[mask]
-        n = len(keep_rows)
-        lengths, spaces = code_points_and_spaces(texts)
-        characters = np.bincount(owner, weights=lengths, minlength=n).astype(np.int64)
-        billable = characters - np.bincount(owner, weights=spaces, minlength=n).astype(np.int64)
-        nonempty = lengths > 0  # empty texts count 0 tokens: no work for the tokenizer
-        if not nonempty.all():
-            texts, owner, output = texts.filter(_mask(nonempty)), owner[nonempty], output[nonempty]
-        zeros = np.zeros(n, dtype=np.int64)
-        batch = ExampleBatch(
-            lines=line_numbers[keep_rows],
-            messages=self.messages[keep_rows],
-            characters=characters,
-            billable_characters=billable,
-            images=zeros,
-            other_media=zeros,
-            texts=texts.to_pylist(),
-            owner=owner.astype(np.int64),
-            output=output.astype(bool),
-        )
-        return batch, np.flatnonzero(self.bad)
 
 
 def _col(table: Any, name: str) -> Any:
@@ -252,96 +215,3 @@ def _turns(roles: Any, row: np.ndarray, allowed: tuple[str, str], single: np.nda
     same = np.zeros(len(code), dtype=bool)
     same[1:] = (row[1:] == row[:-1]) & (code[1:] == code[:-1])
     return code, bad | same
-
-
-def _gemini(table: Any, cols: _Columns, distill: bool) -> None:
-    contents, row, count = _list_info(_col(table, "contents"))
-    cols.bad |= count == 0
-    cols.messages = count
-    cols.bad[row[~_valid(contents)]] = True
-    code, bad_turn = _turns(contents.field("role"), row, ("user", "model"), count == 1)
-    cols.bad[row[bad_turn]] = True
-    if not distill:
-        has_model = np.bincount(row, weights=code, minlength=cols.rows) > 0
-        cols.bad |= ~has_model
-    parts, part_content, part_count = _list_info(contents.field("parts"))
-    cols.bad[row[part_count == 0]] = True
-    cols.bad[row[part_content[~_valid(parts)]]] = True
-    output = (code[part_content] == 1) & (not distill)
-    cols.add(parts.field("text"), row[part_content], output)
-
-    system = _col(table, "systemInstruction")
-    present = _valid(system)
-    sys_parts, sys_row, sys_count = _list_info(system.field("parts"))
-    cols.bad |= present & (sys_count == 0)
-    cols.bad[sys_row[~_valid(sys_parts)]] = True
-    keep = present[sys_row]  # parts of an absent systemInstruction do not exist
-    texts = sys_parts.field("text").filter(_mask(keep))
-    cols.add(texts, sys_row[keep], False)
-
-
-def _messages(table: Any, cols: _Columns, distill: bool, fmt: str) -> None:
-    messages, row, count = _list_info(_col(table, "messages"))
-    cols.bad |= count == 0
-    cols.bad[row[~_valid(messages)]] = True
-    roles = messages.field("role")
-    is_system = _is(roles, "system")
-    first = np.ones(len(row), dtype=bool)
-    first[1:] = row[1:] != row[:-1]
-    leading_system = is_system & first
-    other = ~leading_system
-    writer = "model" if fmt == "gemini-messages" else "assistant"
-    if fmt == "gemini-messages":
-        # system only first; the other turns alternate user/model
-        cols.bad[row[is_system & ~first]] = True
-        turn_roles = roles.filter(_mask(other))
-        code, bad_turn = _turns(turn_roles, row[other], ("user", "model"), (count == 1))
-        cols.bad[row[other][bad_turn]] = True
-    else:
-        # openai-chat: any order; a missing role only in single-message rows
-        allowed = ("system", "user", "assistant", "tool")
-        known = _is(roles, *allowed)
-        missing_ok = ~_valid(roles) & (count == 1)[row]
-        cols.bad[row[~known & ~missing_ok]] = True
-        code = _is(roles, writer).astype(np.int64)[other]
-    turns = np.bincount(row[other], minlength=cols.rows)
-    cols.bad |= turns == 0
-    cols.messages = turns.astype(np.int64)
-    if not distill:
-        cols.bad |= np.bincount(row[other], weights=code, minlength=cols.rows) == 0
-    output = np.zeros(len(row), dtype=bool)
-    if not distill:
-        output[other] = code == 1
-    cols.add(messages.field("content"), row, output)
-
-
-def _pair(table: Any, cols: _Columns, distill: bool, input_key: str, output_key: str) -> None:
-    rows = np.arange(cols.rows)
-    cols.messages = np.full(cols.rows, 2, dtype=np.int64)
-    cols.add(_col(table, input_key), rows, False)
-    out = _col(table, output_key)
-    if distill:  # the output may be missing in distillation
-        present = _valid(out)
-        cols.add(out.filter(_mask(present)), rows[present], False)
-    else:
-        cols.add(out, rows, True)
-
-
-def arrow_batch(
-    lines: list[bytes], line_numbers: np.ndarray, fmt: str, distill: bool
-) -> tuple[ExampleBatch, np.ndarray] | None:
-    """Parse non-blank ``lines`` at once; None when Arrow cannot take the block."""
-    _arrow()
-    table = _parse(lines, fmt)
-    if table is None:
-        return None
-    cols = _Columns(table.num_rows)
-    if fmt == "gemini":
-        _gemini(table, cols, distill)
-    elif fmt in ("gemini-messages", "openai-chat"):
-        _messages(table, cols, distill, fmt)
-    elif fmt == "palm":
-        _pair(table, cols, distill, "input_text", "output_text")
-    else:
-        _pair(table, cols, distill, "prompt", "completion")
-    return cols.batch(line_numbers)
