@@ -50,7 +50,7 @@ def jsonl(tmp_path):
 @pytest.fixture(scope="session")
 def gcs_server():
     """The local GCS server of the whole session; STORAGE_EMULATOR_HOST points at it."""
-    from tests.gcs import GcsServer
+    from tests.support.gcs import GcsServer
 
     server = GcsServer().start()
     previous = os.environ.get("STORAGE_EMULATOR_HOST")
@@ -66,7 +66,7 @@ def gcs_server():
 @pytest.fixture
 def bucket(gcs_server):
     """A new, empty bucket on the local GCS server."""
-    from tests.gcs import Bucket, gcs_filesystem
+    from tests.support.gcs import Bucket, gcs_filesystem
 
     return Bucket(gcs_filesystem()).create()
 

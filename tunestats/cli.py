@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="S",
             help=f"seconds a job stays {stage.upper()} at least (default {default})",
         )
+    emulator.add_argument(
+        "--count-timeout-seconds",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds counting a job's datasets may take; then the job FAILS (default 600)",
+    )
     return parser
 
 
@@ -247,6 +254,7 @@ def _emulator(args: argparse.Namespace) -> int:
                 schedule=schedule,
                 tokenizer=args.tokenizer,
                 tokenizer_model=args.tokenizer_model,
+                count_timeout=args.count_timeout_seconds,
             )
     except (TokenizerError, ValueError) as exc:
         _error(str(exc))

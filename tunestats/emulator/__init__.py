@@ -6,11 +6,14 @@ validates requests as Vertex does, reads the datasets with tunestats (``gs://`` 
 and fills ``tuningDataStats``. State lives in SQLite, so a restarted emulator keeps every job.
 
 The modules, in the order a request meets them:
-``app`` (HTTP routes, Google's JSON conventions, errors) -> ``messages`` (proto3 JSON through
-the protos that google-cloud-aiplatform ships) -> ``validate`` (Vertex's rules) -> ``store``
-(SQLite) -> ``lifecycle`` (the schedule of states, counting the datasets) and ``filters`` (the
-``filter`` of list). ``server`` runs it all under uvicorn; ``labels`` adds to every job the
-two labels that say which tokenizer counts it and whether its counts are exact.
+``guard`` (Host and Origin, content type, body size, JSON shape) -> ``app`` (HTTP routes,
+Google's JSON conventions, errors) -> ``messages`` (proto3 JSON through the protos that
+google-cloud-aiplatform ships) -> ``validate`` (Vertex's rules, dataset URIs) -> ``store``
+(SQLite) -> ``lifecycle`` (the schedule of states) and ``filters`` (the ``filter`` of list).
+``counting`` counts a job's datasets in a ``worker`` process that can be stopped (cancel,
+timeout, shutdown). ``server`` runs it all under uvicorn and stops it cleanly on SIGINT and
+SIGTERM; ``labels`` adds to every job the two labels that say which tokenizer counts it and
+whether its counts are exact.
 """
 
 from __future__ import annotations

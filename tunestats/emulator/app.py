@@ -1,11 +1,13 @@
-"""App: the HTTP face of the emulator (an ASGI app on Starlette).
+"""App: the HTTP face of the emulator (an ASGI app; Starlette reads the requests).
 
-Routes ``projects.locations.tuningJobs`` and their operations under ``/v1/``, ``/v1beta1/``
-and ``/ui/`` (where Google's REST transports poll operations) to small handlers, each one
-transaction on the store; also the experiment context that a job names
+Every request first passes ``guard`` (Host and Origin, content type, body size, JSON shape);
+then the routes send ``projects.locations.tuningJobs`` and their operations under ``/v1/``,
+``/v1beta1/`` and ``/ui/`` (where Google's REST transports poll operations) to small
+handlers, each one transaction on the store; also the experiment context that a job names
 (``metadataStores.contexts.get``), which vertexai's ``TuningJob.refresh()`` loads. Bodies and
 replies follow Google's JSON conventions (see ``messages``); every error is a
-``google.rpc.Status`` body with its HTTP status.
+``google.rpc.Status`` body with its HTTP status, whatever went wrong: bad input is
+INVALID_ARGUMENT (or another 4xx code), and INTERNAL (500) is left for the emulator's own bugs.
 
 Hands to the client: JSON. Takes from ``server``: a :class:`Service` (store, schedule, options).
 """
@@ -16,17 +18,13 @@ import base64
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-from . import messages
+from . import guard, messages
 from .filters import FilterError, parse_filter
 from .labels import TokenizerLabels, add_labels, user_labels_only
 from .lifecycle import ENDED, Schedule, request_cancel, timestamp
@@ -37,6 +35,8 @@ from .validate import strip_output_only, validate_job
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_WAIT_SECONDS = 30.0
+MAX_TOKEN_CHARS = 1000
+MAX_FILTER_CHARS = 8192  # a filter of hundreds of terms; longer ones only slow every list down
 
 _SEGMENT = r"[^/:]+"
 _PARENT = rf"projects/{_SEGMENT}/locations/{_SEGMENT}"
@@ -55,6 +55,8 @@ class Service:
     allow_local_paths: bool = False
     clock: Callable[[], int] = time.time_ns
     labels: TokenizerLabels = field(default_factory=lambda: TokenizerLabels(None, None))
+    hosts: guard.HostPolicy = field(default_factory=lambda: guard.HostPolicy(guard.LOOPBACK))
+    stopping: threading.Event = field(default_factory=threading.Event)  # set on shutdown
 
 
 # (method, pattern of the path after the version, handler name); versions: v1, v1beta1, ui.
@@ -73,26 +75,65 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 JOB_HANDLERS = {"create", "list", "rebase", "get", "cancel", "get_context"}  # not under /ui/
 
 
-def create_app(service: Service) -> Starlette:
-    async def dispatch(request: Request) -> JSONResponse:
-        from starlette.concurrency import run_in_threadpool
+def create_app(service: Service) -> Callable[..., Any]:
+    """The ASGI app (HTTP only: run it with uvicorn's ``lifespan="off"``, ``ws="none"``)."""
+    from starlette.requests import ClientDisconnect, Request
 
+    async def app(scope: dict, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            return  # nothing but HTTP is served (uvicorn is told so; this is for others)
+        request = Request(scope, receive)
         try:
-            version, handler, params = _route(request.method, request.url.path)
-            body = await _body(request)
-            reply = await run_in_threadpool(
-                handler, service, version, params, body, dict(request.query_params)
-            )
-            return JSONResponse(reply)
-        except ApiError as exc:
-            return JSONResponse(exc.body(), status_code=exc.http)
-        except Exception as exc:  # a bug: still a google.rpc.Status, never a bare 500 page
-            error = ApiError("INTERNAL", f"Internal error: {type(exc).__name__}: {exc}")
-            return JSONResponse(error.body(), status_code=error.http)
+            status, body = await _answer(service, request)
+        except ClientDisconnect:
+            return  # nobody to answer
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
-    return Starlette(
-        routes=[Route("/{path:path}", dispatch, methods=["GET", "POST", "DELETE", "PATCH"])]
-    )
+    return app
+
+
+async def _answer(service: Service, request: Any) -> tuple[int, bytes]:
+    """Status and body of the reply to one request; every failure is a google.rpc.Status."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import ClientDisconnect
+
+    try:
+        guard.check_origin_and_host(request.headers, service.hosts)
+        version, handler, params = _route(request.method, request.scope["path"])
+        if request.method == "POST":
+            guard.check_content_type(request.headers)
+        body = guard.parse_json(await guard.read_body(request.headers, request.stream()))
+        reply = await run_in_threadpool(
+            handler, service, version, params, body, dict(request.query_params)
+        )
+        return 200, _encode(reply)
+    except ApiError as exc:
+        error = exc
+    except ClientDisconnect:
+        raise
+    except Exception as exc:  # a bug: still a google.rpc.Status, never a bare 500 page
+        error = ApiError("INTERNAL", f"Internal error: {type(exc).__name__}: {exc}")
+    try:
+        return error.http, _encode(error.body())
+    except Exception:  # an error that cannot even be written (it cannot happen; but if)
+        fallback = {"error": {"code": 500, "message": "Internal error.", "status": "INTERNAL"}}
+        return 500, json.dumps(fallback).encode()
+
+
+def _encode(reply: dict[str, Any]) -> bytes:
+    """JSON as Google writes it: UTF-8, no NaN (a reply that holds one is a bug)."""
+    text = json.dumps(reply, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.encode("utf-8", "backslashreplace")
 
 
 def _route(method: str, path: str) -> tuple[str, Callable[..., Any], dict[str, str]]:
@@ -110,16 +151,6 @@ def _route(method: str, path: str) -> tuple[str, Callable[..., Any], dict[str, s
     if matched_path:
         raise ApiError("UNIMPLEMENTED", f"Method {method} is not allowed on {path}.")
     raise ApiError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
-
-
-async def _body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise invalid(f"Invalid JSON payload received. {exc}") from None
 
 
 def _enums_as_ints(query: dict[str, str]) -> bool:
@@ -150,6 +181,11 @@ def new_job(service: Service, version: str, parent: str, job: dict[str, Any]) ->
     except ValueError as exc:  # checked when the emulator starts: a file that became unreadable
         raise ApiError("INTERNAL", f"The emulator's tokenizer cannot be used: {exc}") from None
     job = add_labels(job, ours)
+    api = "v1beta1" if version == "v1beta1" else "v1"
+    try:  # what is stored must render: a job no GET or list can show would break them all
+        messages.render(api, "TuningJob", job, False)
+    except Exception as exc:
+        raise invalid(f"The TuningJob is not valid: {type(exc).__name__}: {exc}") from None
     now = service.clock()
 
     def make_doc(name: str) -> dict[str, Any]:
@@ -188,6 +224,11 @@ def _find_job(service: Service, name: str) -> Job:
 def list_jobs(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
     size = _page_size(query.get("pageSize") or query.get("page_size"))
     text = query.get("filter", "")
+    if len(text) > MAX_FILTER_CHARS:
+        raise invalid(
+            f"Invalid filter: {len(text)} characters long; at most {MAX_FILTER_CHARS} are allowed.",
+            "filter",
+        )
     try:
         keep = parse_filter(text)
     except FilterError as exc:
@@ -216,13 +257,19 @@ def list_jobs(service: Service, version: str, params: dict, body: Any, query: di
 def _page_size(text: str | None) -> int:
     if not text:
         return DEFAULT_PAGE_SIZE
-    try:
-        size = int(text)
-    except ValueError:
-        raise invalid(f"pageSize must be an integer, not {text!r}.", "page_size") from None
-    if size < 0:
-        raise invalid(f"pageSize must not be negative, not {size}.", "page_size")
+    match = re.fullmatch(r"\s*([+-]?)0*([0-9]+)\s*", text)  # an int32, as the field is
+    if match is None:
+        raise invalid(f"pageSize must be an integer, not {_quoted(text)}.", "page_size")
+    if match[1] == "-" and match[2] != "0":
+        raise invalid(f"pageSize must not be negative, not {_quoted(text)}.", "page_size")
+    digits = match[2]
+    size = MAX_PAGE_SIZE if len(digits) > 9 else int(digits)  # huge: cut as any large value
     return min(size, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
+
+
+def _quoted(text: str) -> str:
+    """User text in a message: on one line, at most 100 characters."""
+    return json.dumps(text if len(text) <= 100 else text[:100] + "...")
 
 
 def _fingerprint(parent: str, text: str) -> str:
@@ -235,11 +282,12 @@ def _make_token(create_ns: int, name: str, parent: str, text: str) -> str:
 
 
 def _read_token(token: str, parent: str, text: str) -> tuple[int, str]:
+    ok = len(token) <= MAX_TOKEN_CHARS  # ours are about 100 characters
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)) if ok else b""
         create_ns, name, fingerprint = json.loads(raw)
         ok = isinstance(create_ns, int) and isinstance(name, str)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         ok = False
     if not ok:
         raise invalid("Invalid pageToken.", "page_token")
@@ -281,6 +329,9 @@ def rebase(service: Service, version: str, params: dict, body: Any, query: dict)
     # The source's own labels; the new job gets the emulator's labels for its own base model.
     spec = {k: v for k, v in user_labels_only(source.doc).items() if not k.startswith("_")}
     overrides = strip_output_only(request.get("tuningJob", {}))
+    for key in overrides:  # a field of a oneof replaces the source's member of that oneof
+        for sibling in messages.oneof_siblings(version, "TuningJob", key):
+            spec.pop(sibling, None)
     job = new_job(service, version, params["parent"], {**strip_output_only(spec), **overrides})
     now = service.clock()
     op_id = job.name.rsplit("/", 1)[1]
@@ -375,7 +426,8 @@ def wait_operation(service: Service, version: str, params: dict, body: Any, quer
         op = _find_operation(service, params["name"])
         if service.clock() >= op.done_ns or time.monotonic() >= deadline:
             return _operation_reply(service, op, query)
-        time.sleep(0.02)
+        if service.stopping.wait(0.02):  # the emulator stops: answer now, not in 30 s
+            return _operation_reply(service, op, query)
 
 
 def _duration(text: Any, default: float) -> float:

@@ -317,7 +317,9 @@ def _filter_state(literal: _Literal) -> int | None:
     if literal.wild:
         return None
     if text.isascii() and text.isdigit():
-        number = int(text)
+        digits = text.lstrip("0") or "0"
+        # int() of thousands of digits raises (and is slow): no state has more than two.
+        number = int(digits) if len(digits) <= 2 else -1
         return number if number in JOB_STATES.values() else None
     return JOB_STATES.get(text, JOB_STATES.get(_STATE_PREFIX + text))
 

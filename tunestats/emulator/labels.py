@@ -15,7 +15,7 @@ moment it is created, so the first reply and every GET, list and filter show the
 
 Both follow from the emulator's ``--tokenizer`` / ``--tokenizer-model`` and the job's base
 model (the student of a distillation job, the base of a ``preTunedModel``), resolved exactly as
-the count of the datasets resolves them (``tunestats.pipeline.plan``).
+the count of the datasets resolves them (``tunestats.options.plan``).
 
 Labels, because Google's clients parse replies with their protos and drop a field the protos
 do not declare, while every client reads labels back (``job.labels``) and list filters select
@@ -64,7 +64,7 @@ class TokenizerLabels:
         self.for_model(None)
 
     def for_model(self, model: str | None) -> dict[str, str]:
-        from ..pipeline import Options, plan
+        from ..options import Options, plan
         from ..profiles import get_profile
 
         name = get_profile(model).name

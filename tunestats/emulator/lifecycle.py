@@ -1,10 +1,12 @@
 """Lifecycle: moves jobs through their states on a schedule and counts their datasets.
 
 PENDING -> RUNNING after ``Schedule.pending`` seconds; while RUNNING, the datasets are counted
-with tunestats (gs:// through gcsfs) and ``tuningDataStats`` is filled; then SUCCEEDED once
-``Schedule.running`` seconds have passed since the start (or FAILED at once when a dataset
-cannot be used). ``cancel`` sets CANCELLING, and ``Schedule.cancelling`` seconds later the job
-is CANCELLED. Everything is derived from the stored documents and the clock, so a restarted
+with tunestats (gs:// through gcsfs; see ``counting``) and ``tuningDataStats`` is filled; then
+SUCCEEDED once ``Schedule.running`` seconds have passed since the start (or FAILED at once when
+a dataset cannot be used, or when the count passes ``count_timeout`` seconds). At most
+``workers`` counts run at once; a RUNNING job waits for a free one. ``cancel`` sets
+CANCELLING (and stops the job's count), and ``Schedule.cancelling`` seconds later the job is
+CANCELLED. Everything is derived from the stored documents and the clock, so a restarted
 emulator resumes every schedule where it stood (a count cut short by the restart starts again).
 
 Hands to ``app``: nothing but the changed jobs in the store; ``timestamp`` for RFC 3339 times.
@@ -12,19 +14,25 @@ Hands to ``app``: nothing but the changed jobs in the store; ``timestamp`` for R
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from .counting import Counted, Counter, CountTask, ThreadCounter, count_job
 from .filters import parse_timestamp
 from .store import Job, Store
+
+__all__ = ["Counted", "Lifecycle", "Schedule", "count_job", "request_cancel", "timestamp"]
 
 ACTIVE = ("JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING")
 ENDED = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
 TICK = 0.05  # seconds between two looks at the active jobs
+COUNT_WORKERS = 2  # counts at once
+DEFAULT_COUNT_TIMEOUT = 600.0  # seconds a count may take; then the job FAILS
+DEADLINE_EXCEEDED = 4  # google.rpc.Code
 # Hidden fields of a stored document (the protos do not know them, so replies drop them).
 CANCEL_AT = "_cancelRequestedNs"
 
@@ -48,78 +56,71 @@ def timestamp(ns: int) -> str:
     return ts.ToJsonString()
 
 
-@dataclass(frozen=True)
-class Counted:
-    """What counting a job's datasets gave: its tuningDataStats, or why the job fails."""
-
-    stats: dict[str, Any] | None
-    error: str | None = None
-
-
-def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str | None) -> Counted:
-    """Read the job's datasets with tunestats; a dataset that cannot be used fails the job."""
-    import tunestats
-
-    from ..source import SourceError
-
-    options = {
-        "task": plan["task"],
-        "model": plan["model"],
-        "tokenizer": tokenizer,
-        "tokenizer_model": tokenizer_model,
-        "epochs": plan.get("epochs"),
-        "batch_size": plan.get("batch_size"),
-        "jobs": 1,
-    }
-    try:
-        stats = tunestats.compute(plan["training"], validation=plan.get("validation"), **options)
-    except SourceError as exc:
-        return Counted(None, f"Dataset cannot be used: {exc}")
-    except Exception as exc:  # a bug must fail the job, not the emulator
-        return Counted(None, f"Internal error while reading the datasets: {exc}")
-    for name, source in (("training", stats.training), ("validation", stats.validation)):
-        if source is not None and source.kept == 0:
-            first = "; ".join(source.result.dropped_reasons[:5])
-            return Counted(
-                None,
-                f"The {name} dataset {source.uri} has no valid example "
-                f"({source.dropped} dropped); first offending lines: {first}",
-            )
-    return Counted(stats.to_dict())
-
-
 class Lifecycle:
-    """A thread that advances the active jobs of a store, and a pool that counts datasets."""
+    """A thread that advances the active jobs of a store, and the counts of their datasets.
+
+    ``count`` is a :class:`~tunestats.emulator.counting.Counter` (the emulator gives a
+    ``ProcessCounter``), or a plain function of the plan, run in threads (stubs).
+    """
 
     def __init__(
         self,
         store: Store,
         schedule: Schedule,
-        count: Callable[[dict[str, Any]], Counted],
+        count: Counter | Callable[[dict[str, Any]], Counted],
         clock: Callable[[], int] = time.time_ns,
+        *,
+        count_timeout: float = DEFAULT_COUNT_TIMEOUT,
+        workers: int = COUNT_WORKERS,
     ) -> None:
-        self.store, self.schedule, self.count, self.clock = store, schedule, count, clock
-        self._counting: dict[str, Future[Counted]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tunestats-count")
+        self.store, self.schedule, self.clock = store, schedule, clock
+        self.counter: Counter = count if hasattr(count, "start") else ThreadCounter(count)
+        self.count_timeout, self.workers = count_timeout, workers
+        self._counting: dict[str, CountTask] = {}  # job name -> its count under way
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tunestats-lifecycle", daemon=True)
 
     def start(self) -> None:
+        warm = getattr(self.counter, "warm", None)
+        if warm is not None:
+            try:
+                warm()  # a worker that imports tunestats while the first job is PENDING
+            except OSError as exc:  # the first count will try again, and fail its job
+                print(
+                    f"tunestats emulator: cannot start a counting process: {exc}", file=sys.stderr
+                )
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop advancing and end every count under way (their jobs stay RUNNING)."""
         self._stop.set()
-        self._thread.join()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._thread.ident is not None:
+            self._thread.join()
+        for task in self._counting.values():
+            task.stop()
+        self._counting.clear()
+        self.counter.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(TICK):
-            self.tick()
+            try:
+                self.tick()
+            except Exception as exc:  # a bug, or a store closed under us: keep the schedule
+                print(f"tunestats emulator: lifecycle: {exc!r}", file=sys.stderr)
 
     def tick(self) -> None:
         """Advance every active job as far as the clock allows."""
+        self._stop_unneeded_counts()
         for name in self.store.names_in_states(ACTIVE):
             self.advance(name)
+
+    def _stop_unneeded_counts(self) -> None:
+        """A job cancelled (or gone) while counting: end its count, free its place."""
+        for name, task in list(self._counting.items()):
+            job = self.store.get_job(name)
+            if job is None or job.state != "JOB_STATE_RUNNING" or "tuningDataStats" in job.doc:
+                task.stop()
+                del self._counting[name]
 
     def advance(self, name: str) -> None:
         job = self.store.get_job(name)
@@ -131,14 +132,30 @@ class Lifecycle:
         self.store.update_job(name, self._next_doc)
 
     def _counted(self, job: Job) -> Counted | None:
-        future = self._counting.get(job.name)
-        if future is None:
-            self._counting[job.name] = self._pool.submit(self.count, job.plan)
+        task = self._counting.get(job.name)
+        if task is None:
+            if len(self._counting) < self.workers:
+                try:
+                    self._counting[job.name] = self.counter.start(job.plan)
+                except Exception as exc:  # no process to be had (EAGAIN...): the job fails
+                    self._record(job, Counted(None, f"Internal error: cannot count: {exc}"))
             return None
-        if not future.done():
-            return None
-        counted = future.result()
+        counted = task.poll()
+        if counted is None:
+            if time.monotonic() - task.started < self.count_timeout:
+                return None
+            task.stop()
+            counted = Counted(
+                None,
+                f"Counting the datasets took longer than {self.count_timeout:g} s, the "
+                "emulator's limit (--count-timeout-seconds); the count was stopped.",
+                DEADLINE_EXCEEDED,
+            )
         del self._counting[job.name]
+        self._record(job, counted)
+        return counted
+
+    def _record(self, job: Job, counted: Counted) -> None:
         now = self.clock()
 
         def record(current: Job) -> dict[str, Any] | None:
@@ -146,13 +163,13 @@ class Lifecycle:
                 return None  # cancelled meanwhile: the count is not needed
             doc = dict(current.doc)
             if counted.error is not None:
-                return _ended(doc, "JOB_STATE_FAILED", now, {"code": 3, "message": counted.error})
+                error = {"code": counted.code, "message": counted.error}
+                return _ended(doc, "JOB_STATE_FAILED", now, error)
             doc["tuningDataStats"] = counted.stats
             doc["updateTime"] = timestamp(now)
             return doc
 
         self.store.update_job(job.name, record)
-        return counted
 
     def _next_doc(self, job: Job) -> dict[str, Any] | None:
         """The job's next document if its time has come (pure but for the clock)."""

@@ -23,6 +23,7 @@ HTTP_OF = {
     "CANCELLED": 499,
     "INVALID_ARGUMENT": 400,
     "FAILED_PRECONDITION": 400,
+    "PERMISSION_DENIED": 403,
     "NOT_FOUND": 404,
     "ALREADY_EXISTS": 409,
     "UNIMPLEMENTED": 501,
@@ -37,13 +38,14 @@ class ApiError(Exception):
     status: str  # INVALID_ARGUMENT, NOT_FOUND, ...
     message: str
     violations: list[tuple[str, str]] = field(default_factory=list)  # (field, description)
+    http_status: int | None = None  # when not the usual one of the code (413, 415)
 
     def __str__(self) -> str:
         return self.message
 
     @property
     def http(self) -> int:
-        return HTTP_OF.get(self.status, 500)
+        return self.http_status or HTTP_OF.get(self.status, 500)
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {
@@ -77,7 +79,13 @@ def message_class(version: str, name: str) -> Any:
 
 
 def parse(version: str, name: str, body: Any) -> dict[str, Any]:
-    """Parse a request body strictly; return it in canonical form."""
+    """Parse a request body strictly; return it in canonical form.
+
+    Whatever the protos refuse, however they refuse it, is the client's input at fault and
+    INVALID_ARGUMENT: a ``ParseError``, but also what a hostile body provokes in the library
+    (a ``RecursionError`` from deep nesting, a ``SerializeToJsonError`` for a NaN inside a
+    ``google.protobuf.Value``, a ``TypeError`` or ``ValueError`` from a value of a wrong kind).
+    """
     from google.protobuf import json_format
 
     if not isinstance(body, dict):
@@ -85,10 +93,12 @@ def parse(version: str, name: str, body: Any) -> dict[str, Any]:
     message = message_class(version, name)()
     try:
         json_format.ParseDict(body, message, ignore_unknown_fields=False)
-    except json_format.ParseError as exc:
-        text = str(exc).splitlines()[0]
-        raise invalid(f"Invalid JSON payload received. {text}") from exc
-    return json_format.MessageToDict(message)
+        return json_format.MessageToDict(message)
+    except RecursionError:
+        raise invalid("Invalid JSON payload received: nested too deeply.") from None
+    except Exception as exc:  # see above: the body's fault, never a 500
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise invalid(f"Invalid JSON payload received. {text}") from None
 
 
 def render(version: str, name: str, doc: dict[str, Any], enums_as_ints: bool) -> dict[str, Any]:
@@ -107,6 +117,16 @@ def render(version: str, name: str, doc: dict[str, Any], enums_as_ints: bool) ->
     if stats is not None and name == "TuningJob":
         out["tuningDataStats"] = stats
     return out
+
+
+def oneof_siblings(version: str, name: str, key: str) -> set[str]:
+    """The other members (JSON names) of the oneof that field ``key`` of ``name`` is in."""
+    descriptor = message_class(version, name).DESCRIPTOR
+    fields = {f.json_name: f for f in descriptor.fields} | {f.name: f for f in descriptor.fields}
+    found = fields.get(key)
+    if found is None or found.containing_oneof is None:
+        return set()
+    return {f.json_name for f in found.containing_oneof.fields if f is not found}
 
 
 def type_url(version: str, name: str) -> str:

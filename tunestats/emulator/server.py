@@ -4,11 +4,16 @@
 :class:`Emulator` as a context manager, which serves on a free port in a background thread.
 The tokenizer options are resolved before anything starts: a bad ``--tokenizer`` or an
 unreadable ``--tokenizer-model`` raises ``TokenizerError`` (a ``ValueError``) from ``start``.
+
+In the foreground, SIGINT, SIGTERM and SIGHUP stop the emulator cleanly: requests under way
+get :data:`GRACEFUL_SECONDS` to finish, every count is ended, the store is closed and the
+temporary data directory (without ``data_dir``) removed. A second signal stops at once.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import tempfile
 import threading
@@ -17,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .app import Service, create_app
+from .counting import ProcessCounter
+from .guard import HostPolicy
 from .labels import TokenizerLabels
-from .lifecycle import Lifecycle, Schedule, count_job
+from .lifecycle import DEFAULT_COUNT_TIMEOUT, Lifecycle, Schedule
 from .store import Store
 
 DB_NAME = "tuning_jobs.sqlite"
+GRACEFUL_SECONDS = 5  # what a request under way has to finish when the emulator stops
 
 
 @dataclass
@@ -35,15 +43,19 @@ class Emulator:
     schedule: Schedule = field(default_factory=Schedule)
     tokenizer: str | None = None
     tokenizer_model: str | None = None
+    count_timeout: float = DEFAULT_COUNT_TIMEOUT  # seconds a count may take; then it FAILS
     _parts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def _build(self) -> Any:
         import uvicorn
 
+        if not self.count_timeout > 0:
+            raise ValueError(f"the count timeout must be positive, not {self.count_timeout}")
         labels = TokenizerLabels(self.tokenizer, self.tokenizer_model)
         labels.check()  # a bad --tokenizer / --tokenizer-model stops the start, before any job
         if self.data_dir is None:
@@ -52,38 +64,56 @@ class Emulator:
         if self.port == 0:
             self.port = _free_port(self.host)
         store = Store(os.path.join(self.data_dir, DB_NAME))
-
-        def count(plan: dict[str, Any]) -> Any:
-            return count_job(plan, self.tokenizer, self.tokenizer_model)
-
-        lifecycle = Lifecycle(store, self.schedule, count)
-        service = Service(store, self.schedule, self.allow_local_paths, labels=labels)
-        config = uvicorn.Config(
-            create_app(service), host=self.host, port=self.port, log_level="warning"
+        counter = ProcessCounter(self.tokenizer, self.tokenizer_model)
+        lifecycle = Lifecycle(store, self.schedule, counter, count_timeout=self.count_timeout)
+        service = Service(
+            store,
+            self.schedule,
+            self.allow_local_paths,
+            labels=labels,
+            hosts=HostPolicy.for_bind(self.host),
         )
-        self._parts.update(store=store, lifecycle=lifecycle)
+        config = uvicorn.Config(
+            create_app(service),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        )
+        self._parts.update(store=store, lifecycle=lifecycle, service=service)
         return uvicorn.Server(config)
 
     def start(self) -> Emulator:
         """Serve in a background thread; return once it accepts connections."""
-        server = self._build()
-        self._parts["server"] = server
-        self._parts["lifecycle"].start()
-        thread = threading.Thread(target=server.run, name="tunestats-emulator", daemon=True)
-        thread.start()
-        self._parts["thread"] = thread
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the emulator did not start on {self.url}")
-            time.sleep(0.01)
+        try:
+            server = self._build()
+            self._parts["server"] = server
+            self._parts["lifecycle"].start()
+            thread = threading.Thread(target=server.run, name="tunestats-emulator", daemon=True)
+            thread.start()
+            self._parts["thread"] = thread
+            deadline = time.monotonic() + 20
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"the emulator did not start on {self.url}")
+                time.sleep(0.01)
+        except BaseException:
+            self.stop()  # whatever was made (a temporary directory, a store) goes again
+            raise
         return self
 
     def stop(self) -> None:
+        service = self._parts.pop("service", None)
+        if service is not None:
+            service.stopping.set()  # long waits (operations :wait) answer now
         server = self._parts.pop("server", None)
         if server is not None:
             server.should_exit = True
-            self._parts.pop("thread").join()
+            thread = self._parts.pop("thread", None)
+            if thread is not None:
+                thread.join()
         lifecycle = self._parts.pop("lifecycle", None)
         if lifecycle is not None:
             lifecycle.stop()
@@ -96,16 +126,28 @@ class Emulator:
             self.data_dir = None
 
     def run(self, announce: bool = True) -> None:
-        """Serve in the foreground until interrupted (Ctrl-C, SIGINT)."""
-        self.start()
-        if announce:
-            print(f"tunestats emulator on {self.url}, data in {self.data_dir}", flush=True)
+        """Serve in the foreground until SIGINT (Ctrl-C), SIGTERM or SIGHUP; then stop cleanly.
+
+        The handlers are installed before anything starts, so that even a signal during the
+        start leaves nothing behind; a second signal raises KeyboardInterrupt at once.
+        """
+        stop = threading.Event()
+        previous = (
+            _on_signals(stop) if threading.current_thread() is threading.main_thread() else {}
+        )
         try:
+            self.start()
+            if announce:
+                print(f"tunestats emulator on {self.url}, data in {self.data_dir}", flush=True)
             thread = self._parts["thread"]
-            while thread.is_alive():
-                thread.join(0.5)
+            while thread.is_alive() and not stop.wait(0.5):
+                pass
         finally:
-            self.stop()
+            try:
+                self.stop()
+            finally:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -114,8 +156,21 @@ class Emulator:
         self.stop()
 
 
+def _on_signals(stop: threading.Event) -> dict[int, Any]:
+    """Make SIGINT, SIGTERM and SIGHUP set ``stop`` (once); the previous handlers, to restore."""
+
+    def handler(number: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # asked twice: stop now, whatever is left undone
+        stop.set()
+
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    numbers = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    return {number: signal.signal(number, handler) for number in numbers}
+
+
 def _free_port(host: str) -> int:
-    with socket.socket() as s:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 

@@ -8,7 +8,12 @@ document states are choices, written down in docs/CHOICES.md (Emulator).
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,28 +150,151 @@ def _check_model(name: str, field_path: str = "tuning_job.base_model") -> None:
         raise invalid(f"Base model {name} is not supported for tuning.", field_path) from None
 
 
-def _is_local(uri: str) -> bool:
-    return "://" not in uri or uri.startswith("file://")
+# Cloud Storage's naming rules (cloud.google.com/storage/docs/buckets#naming, .../objects#naming).
+_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
+_IP_LIKE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+MAX_OBJECT_BYTES = 1024
 
 
-_GCS_URI = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/.+$")
+def _bucket_problem(bucket: str) -> str | None:
+    if not _BUCKET.fullmatch(bucket):
+        return (
+            "a bucket name is lowercase letters, digits, '-', '_' and '.', and starts and ends "
+            "with a letter or digit"
+        )
+    parts = bucket.split(".")
+    if len(parts) == 1 and not 3 <= len(bucket) <= 63:
+        return "a bucket name is 3 to 63 characters long"
+    if len(parts) > 1 and (
+        not 3 <= len(bucket) <= 222 or not all(1 <= len(part) <= 63 for part in parts)
+    ):
+        return (
+            "a bucket name with dots is 3 to 222 characters long, each dot-separated part 1 to 63"
+        )
+    if _IP_LIKE.fullmatch(bucket):
+        return "a bucket name cannot be an IP address"
+    if bucket.startswith("goog") or "google" in bucket or "g00gle" in bucket:
+        return 'a bucket name cannot begin with "goog" or contain "google"'
+    return None
+
+
+def _object_problem(name: str) -> str | None:
+    if not name:
+        return "the object name is empty"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_OBJECT_BYTES:
+        return f"an object name is at most {MAX_OBJECT_BYTES} bytes long"
+    if name in (".", "..") or name.startswith(".well-known/acme-challenge/"):
+        return f"{name!r} cannot be an object name"
+    if "#" in name or "?" in name:
+        return "'#' and '?' would be read as an object generation, not as part of the name"
+    return None
+
+
+def _text_problem(uri: str) -> str | None:
+    """What no dataset URI may hold: line breaks, control characters, file system chains."""
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs") for c in uri):
+        return "it holds a control character or a line break"
+    if "::" in uri:
+        return "'::' chains file systems, which a dataset URI may not do"
+    return None
+
+
+def gcs_problem(uri: str) -> str | None:
+    """Why ``uri`` is not a plain ``gs://BUCKET/OBJECT``, or None when it is one."""
+    if not uri.startswith("gs://"):
+        return "it does not start with gs://"
+    bucket, slash, name = uri[len("gs://") :].partition("/")
+    if not slash:
+        return "it names no object after the bucket"
+    return _text_problem(uri) or _bucket_problem(bucket) or _object_problem(name)
+
+
+def local_file(uri: str) -> tuple[str | None, str | None]:
+    """(the absolute path of the regular file ``uri`` names, None) or (None, why not).
+
+    A plain path or ``file:///PATH``; it must exist and be a regular file (or a link to
+    one) now: not ``-`` (standard input), a directory, a FIFO, a socket or a device, which
+    either cannot be read as a dataset or could hold a count forever.
+    """
+    problem = _text_problem(uri)
+    if problem is not None:
+        return None, problem
+    if uri == "-":
+        return None, "'-' (standard input) is not a dataset file"
+    if uri.startswith("file:"):
+        if not uri.startswith("file:///"):
+            return None, "a file URI is file:///ABSOLUTE/PATH"
+        path = uri[len("file://") :]
+    elif "://" in uri:
+        return None, "it is neither a gs:// URI nor a local path"
+    else:
+        path = uri
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None, "no such file"
+    except (OSError, ValueError) as exc:
+        return None, f"cannot be examined: {exc.strerror if isinstance(exc, OSError) else exc}"
+    if not stat.S_ISREG(mode):
+        return None, f"it is {_kind(mode)}, not a regular file"
+    return os.path.abspath(path), None
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def _shown(uri: str) -> str:
+    """A URI as a message quotes it: as it is when printable, else escaped, on one line."""
+    if uri.isprintable() and len(uri) <= 300:
+        return uri
+    return json.dumps(uri if len(uri) <= 300 else uri[:300] + "...")
 
 
 def _dataset(
     spec: dict[str, Any], key: str, spec_name: str, allow_local: bool, required: bool = False
 ) -> str | None:
+    """The URI a count reads (a local path made absolute), or INVALID_ARGUMENT naming it."""
     uri = spec.get(key)
     field_path = f"tuning_job.{_snake(spec_name)}.{_snake(key)}"
+    where = f"{spec_name}.{key}"
     if not uri:
         if required:
-            raise invalid(f"{spec_name}.{key} is required.", field_path)
+            raise invalid(f"{where} is required.", field_path)
         return None
-    if _GCS_URI.match(uri) or (allow_local and _is_local(uri)):
-        return uri
-    hint = "" if allow_local else " (local paths only with --allow-local-paths)"
-    raise invalid(
-        f"{spec_name}.{key} must be a Cloud Storage URI gs://BUCKET/OBJECT{hint}: {uri}", field_path
-    )
+    if uri.startswith("gs://"):
+        problem = gcs_problem(uri)
+        if problem is None:
+            return uri
+        raise invalid(
+            f"{where} must be a Cloud Storage URI gs://BUCKET/OBJECT: {_shown(uri)} ({problem}).",
+            field_path,
+        )
+    if not allow_local:
+        raise invalid(
+            f"{where} must be a Cloud Storage URI gs://BUCKET/OBJECT (local paths only with "
+            f"--allow-local-paths): {_shown(uri)}",
+            field_path,
+        )
+    if "://" in uri and not uri.startswith("file://") and _text_problem(uri) is None:
+        raise invalid(
+            f"{where} must be a Cloud Storage URI gs://BUCKET/OBJECT or a local file: "
+            f"{_shown(uri)}",
+            field_path,
+        )
+    path, problem = local_file(uri)
+    if path is None:
+        raise invalid(
+            f"{where} must be a regular local file: {_shown(uri)} ({problem}).", field_path
+        )
+    return path
 
 
 def _hyper_parameters(
@@ -174,16 +302,15 @@ def _hyper_parameters(
 ) -> tuple[int | None, int | None]:
     hp = spec.get("hyperParameters", {})
     prefix = f"tuning_job.{_snake(spec_name)}.hyper_parameters"
-    if spec_name == "partnerModelTuningSpec":  # a free-form map: the model decides
-        epochs = str(hp.get("epoch_count", hp.get("epochCount", "")))
-        return (int(epochs) if epochs.isdigit() else None), None
+    if spec_name == "partnerModelTuningSpec":  # a free-form map: only the epochs are read
+        return _partner_epochs(hp, prefix), None
     epochs = int(hp["epochCount"]) if "epochCount" in hp else None
     if epochs is not None and not 1 <= epochs <= MAX_EPOCHS:
         raise invalid(
             f"epochCount must be between 1 and {MAX_EPOCHS}, not {epochs}.", f"{prefix}.epoch_count"
         )
-    multiplier = hp.get("learningRateMultiplier")
-    if multiplier is not None and not 0 < multiplier <= MAX_LEARNING_RATE_MULTIPLIER:
+    multiplier = hp.get("learningRateMultiplier")  # a number, or "NaN", "Infinity" (proto3)
+    if multiplier is not None and not 0 < float(multiplier) <= MAX_LEARNING_RATE_MULTIPLIER:
         raise invalid(
             f"learningRateMultiplier must be greater than 0 and at most "
             f"{MAX_LEARNING_RATE_MULTIPLIER:g}, not {multiplier}.",
@@ -204,6 +331,28 @@ def _hyper_parameters(
     if batch_size is not None and batch_size < 1:
         raise invalid(f"batchSize must be positive, not {batch_size}.", f"{prefix}.batch_size")
     return epochs, batch_size
+
+
+def _partner_epochs(hp: dict[str, Any], prefix: str) -> int | None:
+    """``epoch_count`` of a partner model's hyperparameters (google.protobuf.Value): a whole
+    number from 1 to MAX_EPOCHS, as a number or a decimal string; absent: the default."""
+    key = "epoch_count" if "epoch_count" in hp else "epochCount"
+    value = hp.get(key)
+    if value is None:
+        return None
+    epochs = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if math.isfinite(value) and value == int(value):
+            epochs = int(value)
+    elif isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) <= 6:
+        epochs = int(value)
+    if epochs is None or not 1 <= epochs <= MAX_EPOCHS:
+        shown = json.dumps(value)[:100]
+        raise invalid(
+            f"hyperParameters.{key} must be a whole number from 1 to {MAX_EPOCHS}, not {shown}.",
+            f"{prefix}.{key}",
+        )
+    return epochs
 
 
 def _adapter_sizes(model: str) -> tuple[str, ...]:

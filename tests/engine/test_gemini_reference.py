@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 import tunestats
 from tests.conftest import CORPUS, SHARED, write_jsonl
-from tests.genai_reference import (
+from tests.support.genai_reference import (
     genai_cache_path,
     load_local_tokenizer,
     messages_to_gemini,

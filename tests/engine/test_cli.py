@@ -12,7 +12,7 @@ import pytest
 import tunestats
 from tunestats.cli import main
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example.jsonl"
+EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "example.jsonl"
 GOOD = {"prompt": "p", "completion": "c"}
 
 

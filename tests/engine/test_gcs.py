@@ -17,7 +17,7 @@ import pytest
 
 import tunestats
 from tests.conftest import CORPUS
-from tests.gcs import GcsServer, RequestLog, free_port
+from tests.support.gcs import GcsServer, RequestLog, free_port
 from tunestats.source import SourceError, read_blocks, stat_source
 
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*/*.jsonl") if p.parent.name != "broken")
@@ -71,7 +71,7 @@ def test_reads_are_streamed_in_ranges(monkeypatch):
         server = GcsServer().start()
     try:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
-        from tests.gcs import Bucket, gcs_filesystem
+        from tests.support.gcs import Bucket, gcs_filesystem
 
         bucket = Bucket(gcs_filesystem()).create()
         data = _dataset(200_000)  # about 20 MB
@@ -163,7 +163,7 @@ def test_access_denied(monkeypatch):
 
 
 def _outage_server(monkeypatch) -> tuple[GcsServer, str, bytes]:
-    from tests.gcs import Bucket, gcs_filesystem
+    from tests.support.gcs import Bucket, gcs_filesystem
 
     server = GcsServer().start()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)

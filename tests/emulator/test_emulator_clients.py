@@ -609,7 +609,7 @@ def listed(tmp_path_factory: Any, gcs_server: Any) -> Any:
     Built once for the list tests, which only read; vertexai's global config is restored after
     each test, so a test that lists with vertexai calls ``_init_vertexai(listed["emu"])``.
     """
-    from tests.gcs import Bucket, gcs_filesystem
+    from tests.support.gcs import Bucket, gcs_filesystem
 
     bucket = Bucket(gcs_filesystem()).create()
     data_dir = tmp_path_factory.mktemp("listed")
@@ -1340,7 +1340,16 @@ def test_bad_requests_get_google_rpc_status_bodies(http: Any, bucket: Any) -> No
             "INVALID_ARGUMENT",
             "epochs",
         ),
-        (http.post(f"/v1/{PARENT}/tuningJobs", content=b"{oops"), 400, "INVALID_ARGUMENT", "JSON"),
+        (
+            http.post(
+                f"/v1/{PARENT}/tuningJobs",
+                content=b"{oops",
+                headers={"content-type": "application/json"},
+            ),
+            400,
+            "INVALID_ARGUMENT",
+            "JSON",
+        ),
         (_post(http, "tuningJobs", [spec]), 400, "INVALID_ARGUMENT", "JSON object"),
         (
             _post(http, "tuningJobs", {"supervisedTuningSpec": {"trainingDatasetUri": uri}}),

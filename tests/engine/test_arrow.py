@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tunestats
-from tests import gen_cases
 from tests.conftest import CORPUS
+from tests.support import gen_cases
 from tunestats import counting
 from tunestats.accumulate import Accumulator
 from tunestats.counting import process_block

@@ -1,6 +1,6 @@
-"""The engine against an independent reference implementation (tests/oracle.py).
+"""The engine against an independent reference implementation (tests/support/oracle.py).
 
-For each generated dataset (tests/gen_cases.py) and each file of the shared corpus, the
+For each generated dataset (tests/support/gen_cases.py) and each file of the shared corpus, the
 engine's ``Stats.to_dict()`` must equal the oracle's document exactly, field by field, except
 the wording of ``droppedExampleReasons`` (only their number is compared). Line accounting
 (``lines = kept + dropped + blank``) must match too.
@@ -20,12 +20,8 @@ from pathlib import Path
 
 import pytest
 
-try:  # tests/ is a package
-    from tests import gen_cases
-    from tests.oracle import OracleSourceError, buckets_of, distribution, oracle_run
-except ImportError:  # tests/ is only on sys.path
-    import gen_cases
-    from oracle import OracleSourceError, buckets_of, distribution, oracle_run
+from tests.support import gen_cases
+from tests.support.oracle import OracleSourceError, buckets_of, distribution, oracle_run
 
 tunestats = pytest.importorskip("tunestats")
 

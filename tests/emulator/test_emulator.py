@@ -190,7 +190,11 @@ def test_structure_errors(emulator, dataset):
     )
     two_specs = job_body(dataset, distillationSpec={"trainingDatasetUri": dataset})
     assert post(emulator, f"{PARENT}/tuningJobs", two_specs, "v1beta1").status_code == 400
-    not_json = httpx.post(f"{emulator.url}/v1/{PARENT}/tuningJobs", content=b"{oops")
+    not_json = httpx.post(
+        f"{emulator.url}/v1/{PARENT}/tuningJobs",
+        content=b"{oops",
+        headers={"content-type": "application/json"},
+    )
     assert not_json.status_code == 400 and "Invalid JSON payload" in error_of(not_json)["message"]
     missing = post(
         emulator,
@@ -344,9 +348,9 @@ def test_unusable_dataset_fails_the_job(emulator, tmp_path):
     assert job["state"] == "JOB_STATE_FAILED" and job["error"]["code"] == 3
     assert "no valid example" in job["error"]["message"] and "line 1:" in job["error"]["message"]
     assert "tuningDataStats" not in job and "endTime" in job
-    missing = post(emulator, f"{PARENT}/tuningJobs", job_body(str(tmp_path / "none.jsonl"))).json()
-    failed = wait_state(emulator, missing["name"])
-    assert "no such file" in failed["error"]["message"]
+    # A local file must exist when the job is created (test_emulator_hostile.py has the rest).
+    missing = post(emulator, f"{PARENT}/tuningJobs", job_body(str(tmp_path / "none.jsonl")))
+    assert missing.status_code == 400 and "no such file" in error_of(missing)["message"]
 
 
 def test_cancel(tmp_path, dataset):
@@ -355,13 +359,13 @@ def test_cancel(tmp_path, dataset):
         data_dir=str(tmp_path / "e"), schedule=slow, allow_local_paths=True, tokenizer="cl100k_base"
     ) as emu:
         name = post(emu, f"{PARENT}/tuningJobs", job_body(dataset)).json()["name"]
-        assert httpx.post(f"{emu.url}/v1/{name}:cancel").json() == {}
+        assert httpx.post(f"{emu.url}/v1/{name}:cancel", json={}).json() == {}
         assert httpx.get(f"{emu.url}/v1/{name}").json()["state"] == "JOB_STATE_CANCELLING"
         job = wait_state(emu, name, ("JOB_STATE_CANCELLED",))
         assert job["error"]["code"] == 1 and "endTime" in job
-        again = httpx.post(f"{emu.url}/v1/{name}:cancel")
+        again = httpx.post(f"{emu.url}/v1/{name}:cancel", json={})
         assert again.status_code == 400 and error_of(again)["status"] == "FAILED_PRECONDITION"
-        missing = httpx.post(f"{emu.url}/v1/{PARENT}/tuningJobs/123:cancel")
+        missing = httpx.post(f"{emu.url}/v1/{PARENT}/tuningJobs/123:cancel", json={})
         assert missing.status_code == 404 and error_of(missing)["status"] == "NOT_FOUND"
 
 
@@ -488,7 +492,9 @@ def test_rebase_operation(emulator, dataset):
     response = waited["response"]
     assert response["@type"] == "type.googleapis.com/google.cloud.aiplatform.v1.TuningJob"
     assert response["description"] == "again" and response["baseModel"] == "gemini-2.5-flash"
-    assert httpx.post(f"{emulator.url}/ui/{op['name']}:cancel").json() == {}  # done: no effect
+    assert (
+        httpx.post(f"{emulator.url}/ui/{op['name']}:cancel", json={}).json() == {}
+    )  # done: no effect
     assert httpx.get(f"{emulator.url}/ui/{op['name']}").json()["done"] is True
     missing = post(
         emulator,
@@ -549,7 +555,7 @@ def test_lifecycle_on_a_fake_clock(tmp_path):
     life.tick()
     assert state() == "JOB_STATE_RUNNING"
     assert store.get_job(job.name).doc["startTime"] == timestamp(now[0])
-    for _ in range(100):  # counting runs on the pool
+    for _ in range(100):  # counting runs in a thread
         life.tick()
         if "tuningDataStats" in store.get_job(job.name).doc:
             break
@@ -571,7 +577,7 @@ def test_lifecycle_on_a_fake_clock(tmp_path):
         "code": 1,
         "message": "The tuning job was cancelled.",
     }
-    life._pool.shutdown()
+    life.stop()
     store.close()
 
 
