@@ -19,11 +19,11 @@ pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
 
 from tunestats.emulator import Emulator  # noqa: E402
+from tunestats.emulator.filters import parse_timestamp  # noqa: E402
 from tunestats.emulator.lifecycle import (  # noqa: E402
     Counted,
     Lifecycle,
     Schedule,
-    parse_timestamp,
     request_cancel,
     timestamp,
 )

@@ -864,15 +864,22 @@ def test_genai_cancels_a_job(slow: Emulator, bucket: Any) -> None:
 def operation_polls(monkeypatch: Any) -> list[str]:
     """The API version (v1, v1beta1, ui) of every operations request the emulator serves."""
     seen: list[str] = []
-    for name in ("get_operation", "wait_operation", "cancel_operation"):
-        handler = app.HANDLERS[name]
+    for handler in (app.get_operation, app.wait_operation, app.cancel_operation):
 
         def recording(service: Any, version: str, *rest: Any, _handler: Any = handler) -> dict:
             seen.append(version)
             return _handler(service, version, *rest)
 
-        monkeypatch.setitem(app.HANDLERS, name, recording)
+        replace_handler(monkeypatch, handler, recording)
     return seen
+
+
+def replace_handler(monkeypatch: Any, old: Any, new: Any) -> None:
+    """Serve ``new`` wherever the emulator's routes serve ``old`` (for this test only)."""
+    routes = [(verb, pattern, new if h is old else h) for verb, pattern, h in app.ROUTES]
+    monkeypatch.setattr(app, "ROUTES", routes)
+    if old in app.JOB_HANDLERS:
+        monkeypatch.setattr(app, "JOB_HANDLERS", (app.JOB_HANDLERS - {old}) | {new})
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -250,7 +250,8 @@ def test_a_bug_is_internal_and_still_a_google_rpc_status(emu, monkeypatch):
     def broken(*args):
         raise RuntimeError("a bug \ud800")  # even an error that cannot be encoded as is
 
-    monkeypatch.setitem(app.HANDLERS, "get", broken)
+    routes = [(verb, pattern, broken if h is app.get else h) for verb, pattern, h in app.ROUTES]
+    monkeypatch.setattr(app, "ROUTES", routes)
     reply = httpx.get(f"{emu.url}/v1/{JOBS}/1")
     assert status_of(reply) == (500, 500, "INTERNAL")
     assert "RuntimeError: a bug" in reply.json()["error"]["message"]

@@ -59,22 +59,6 @@ class Service:
     stopping: threading.Event = field(default_factory=threading.Event)  # set on shutdown
 
 
-# (method, pattern of the path after the version, handler name); versions: v1, v1beta1, ui.
-ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    ("POST", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs"), "create"),
-    ("GET", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs"), "list"),
-    ("POST", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs:rebaseTunedModel"), "rebase"),
-    ("GET", re.compile(rf"(?P<name>{_JOB})"), "get"),
-    ("POST", re.compile(rf"(?P<name>{_JOB}):cancel"), "cancel"),
-    ("GET", re.compile(rf"(?P<name>{_OPERATION})"), "get_operation"),
-    ("POST", re.compile(rf"(?P<name>{_OPERATION}):cancel"), "cancel_operation"),
-    ("POST", re.compile(rf"(?P<name>{_OPERATION}):wait"), "wait_operation"),
-    ("GET", re.compile(rf"(?P<name>{_OPERATION}):wait"), "wait_operation"),
-    ("GET", re.compile(rf"(?P<name>{_CONTEXT})"), "get_context"),
-]
-JOB_HANDLERS = {"create", "list", "rebase", "get", "cancel", "get_context"}  # not under /ui/
-
-
 def create_app(service: Service) -> Callable[..., Any]:
     """The ASGI app (HTTP only: run it with uvicorn's ``lifespan="off"``, ``ws="none"``)."""
     from starlette.requests import ClientDisconnect, Request
@@ -141,13 +125,13 @@ def _route(method: str, path: str) -> tuple[str, Callable[..., Any], dict[str, s
     if version not in ("v1", "v1beta1", "ui"):
         raise ApiError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
     matched_path = False
-    for verb, pattern, name in ROUTES:
+    for verb, pattern, handler in ROUTES:
         match = pattern.fullmatch(rest)
-        if match is None or (version == "ui" and name in JOB_HANDLERS):
+        if match is None or (version == "ui" and handler in JOB_HANDLERS):
             continue
         matched_path = True
         if verb == method:
-            return version, HANDLERS[name], match.groupdict()
+            return version, handler, match.groupdict()
     if matched_path:
         raise ApiError("UNIMPLEMENTED", f"Method {method} is not allowed on {path}.")
     raise ApiError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
@@ -473,14 +457,19 @@ def get_context(service: Service, version: str, params: dict, body: Any, query: 
     return messages.render(api, "Context", doc, _enums_as_ints(query))
 
 
-HANDLERS: dict[str, Callable[..., dict]] = {
-    "create": create,
-    "list": list_jobs,
-    "rebase": rebase,
-    "get": get,
-    "cancel": cancel,
-    "get_operation": get_operation,
-    "cancel_operation": cancel_operation,
-    "wait_operation": wait_operation,
-    "get_context": get_context,
-}
+# (method, pattern of the path after the version, handler); versions: v1, v1beta1, ui. The
+# handlers of jobs are not served under /ui/ (the clients poll only operations there).
+Handler = Callable[..., dict]
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    ("POST", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs"), create),
+    ("GET", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs"), list_jobs),
+    ("POST", re.compile(rf"(?P<parent>{_PARENT})/tuningJobs:rebaseTunedModel"), rebase),
+    ("GET", re.compile(rf"(?P<name>{_JOB})"), get),
+    ("POST", re.compile(rf"(?P<name>{_JOB}):cancel"), cancel),
+    ("GET", re.compile(rf"(?P<name>{_OPERATION})"), get_operation),
+    ("POST", re.compile(rf"(?P<name>{_OPERATION}):cancel"), cancel_operation),
+    ("POST", re.compile(rf"(?P<name>{_OPERATION}):wait"), wait_operation),
+    ("GET", re.compile(rf"(?P<name>{_OPERATION}):wait"), wait_operation),
+    ("GET", re.compile(rf"(?P<name>{_CONTEXT})"), get_context),
+]
+JOB_HANDLERS = {create, list_jobs, rebase, get, cancel, get_context}  # not under /ui/

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .counting import Counted, Counter, CountTask, ThreadCounter, count_job
-from .filters import parse_timestamp
 from .store import Job, Store
 
 __all__ = ["Counted", "Lifecycle", "Schedule", "count_job", "request_cancel", "timestamp"]
@@ -54,6 +53,15 @@ def timestamp(ns: int) -> str:
     ts = Timestamp()
     ts.FromNanoseconds(ns)
     return ts.ToJsonString()
+
+
+def nanoseconds(text: str) -> int:
+    """The inverse of :func:`timestamp`, for the times the emulator wrote itself."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    ts = Timestamp()
+    ts.FromJsonString(text)
+    return ts.ToNanoseconds()
 
 
 class Lifecycle:
@@ -184,7 +192,7 @@ class Lifecycle:
             )
             return doc
         if state == "JOB_STATE_RUNNING" and "tuningDataStats" in doc:
-            started = parse_timestamp(doc["startTime"]) or 0  # always set by RUNNING
+            started = nanoseconds(doc["startTime"])  # always set by RUNNING
             if now >= started + _ns(s.running):
                 doc["tunedModel"] = {
                     "model": f"{job.parent}/models/{_id(job)}@1",

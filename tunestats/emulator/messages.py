@@ -16,8 +16,6 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-API_VERSIONS = ("v1", "v1beta1")
-
 # The HTTP status Google's front end gives each google.rpc.Code.
 HTTP_OF = {
     "CANCELLED": 499,
@@ -131,8 +129,3 @@ def oneof_siblings(version: str, name: str, key: str) -> set[str]:
 
 def type_url(version: str, name: str) -> str:
     return f"type.googleapis.com/google.cloud.aiplatform.{version}.{name}"
-
-
-def enum_names(version: str, message: str, enum: str) -> list[str]:
-    descriptor = message_class(version, message).DESCRIPTOR.enum_types_by_name[enum]
-    return [value.name for value in descriptor.values]

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     parent TEXT NOT NULL,         -- projects/P/locations/L
     create_ns INTEGER NOT NULL,   -- creation time, ns since the epoch: list order
     version TEXT NOT NULL,        -- v1 or v1beta1: the API it was created through
-    plan TEXT NOT NULL,           -- what counting needs (validate.JobPlan as JSON)
+    plan TEXT NOT NULL,           -- what counting needs (validate.JobSpec as JSON)
     doc TEXT NOT NULL             -- the TuningJob, canonical proto3 JSON
 );
 CREATE INDEX IF NOT EXISTS jobs_by_parent ON jobs (parent, create_ns DESC, name DESC);

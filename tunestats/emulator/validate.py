@@ -1,7 +1,7 @@
 """Validate: the rules Vertex applies to a new TuningJob, before anything is stored.
 
 Takes a TuningJob in canonical form (see ``messages``) and either returns what the job needs to
-run (:class:`JobPlan`: task, model, datasets, epochs) or raises an INVALID_ARGUMENT
+run (:class:`JobSpec`: task, model, datasets, epochs) or raises an INVALID_ARGUMENT
 :class:`~tunestats.emulator.messages.ApiError` naming the field. The limits that no Google
 document states are choices, written down in docs/CHOICES.md (Emulator).
 """
@@ -68,7 +68,7 @@ ADAPTER_SIZES = {
 
 
 @dataclass(frozen=True)
-class JobPlan:
+class JobSpec:
     """What the lifecycle needs to count a job's datasets."""
 
     task: str  # supervised or distillation
@@ -81,7 +81,7 @@ class JobPlan:
 
 def validate_job(
     job: dict[str, Any], *, allow_local_paths: bool, tuned_models: dict[str, str]
-) -> JobPlan:
+) -> JobSpec:
     """Check a TuningJob as Vertex does; ``tuned_models`` maps tuned model names to bases."""
     model = _source_model(job, tuned_models)
     specs = [name for name in SPECS if name in job]
@@ -104,7 +104,7 @@ def validate_job(
     _check_display_name(job.get("tunedModelDisplayName", ""))
     _check_labels(job.get("labels", {}))  # the user's alone: app adds the emulator's after
     task = "distillation" if spec_name == "distillationSpec" else "supervised"
-    return JobPlan(task, model, training or "", validation, epochs, batch_size)
+    return JobSpec(task, model, training or "", validation, epochs, batch_size)
 
 
 def strip_output_only(job: dict[str, Any]) -> dict[str, Any]:
