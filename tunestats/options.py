@@ -137,8 +137,8 @@ class Plan:
     @property
     def processes(self) -> int:
         """Processes for one source: ``--jobs``, else one when the tokenizer counts on
-        threads of its own (measured as fast on 2 cores, with one copy of the model; README,
-        "Performance"), else one per core."""
+        threads of its own (on 2 cores within 10% of two processes, with half the memory:
+        one copy of the model; README, "Performance"), else one per core."""
         if self.options.jobs:
             return self.options.jobs
         return 1 if getattr(self.choice.tokenizer, "threaded", False) else os.cpu_count() or 1
