@@ -11,8 +11,12 @@ Each record is written as soon as its dataset is counted, so a batch that is sto
 SIGTERM, even SIGKILL) keeps every finished one and a rerun reuses them. A dataset that fails
 becomes a row with its error, and so does one whose record cannot be written or that has no
 valid example (its record is written all the same); the batch goes on. The pieces that count
-(:func:`count_whole`, :func:`detect`, :func:`count_range`, :func:`merge_shards`,
-:func:`make_record`) are plain functions of picklable values, which ``tunestats.beam`` reuses.
+(:func:`count_whole`, :func:`detect`, :func:`count_range`, :func:`make_record`) are plain
+functions of picklable values, which ``tunestats.beam`` reuses; ranges are joined by
+``tunestats.combine``, as for ``stats --jobs`` and Beam.
+
+The stages, one module each: ``expand`` (SOURCE arguments to datasets), ``records`` (a dataset
+to its record, and the summary), ``run`` (the batch on a pool). This package re-exports them.
 
 Hands to the CLI: :class:`BatchResult` (rows in input order, plus where the summary went), or
 :class:`BatchInterrupted` when SIGINT or SIGTERM stopped the batch (no summary is written then).
