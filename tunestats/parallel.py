@@ -101,9 +101,9 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def warm_before_fork(run: Plan) -> None:
-    """Load the tokenizer's engine for large runs now: before a pool forks, so that the
-    workers share it instead of each loading it (kitoken takes 0.6 s); or before a large
+def warm_for_large_run(run: Plan) -> None:
+    """Load the tokenizer's engine for large runs now: before a pool forks (so that the
+    workers share it instead of each loading it: kitoken takes 0.6 s), or before a large
     source, which would switch to it anyway."""
     warm = getattr(run.choice.tokenizer, "warm", None)
     if warm is not None:

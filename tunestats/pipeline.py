@@ -18,7 +18,7 @@ from .accumulate import Accumulator, reason
 from .counting import accumulate_blocks
 from .formats import detect_format, is_blank
 from .options import Options, Plan, plan
-from .parallel import run_shards, shard_ranges, warm_before_fork
+from .parallel import run_shards, shard_ranges, warm_for_large_run
 from .progress import Progress, reporter
 from .results import SourceStats, Stats, make_stats
 from .source import LineBlock, SourceError, read_blocks, splittable_size, stat_source
@@ -61,7 +61,7 @@ def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceS
         fmt, blocks = peek_format(reader, run.profile.format)
     ranges = shard_ranges(size, run.processes, run.options.shard_bytes)
     if size is not None and size >= run.options.shard_bytes:
-        warm_before_fork(run)
+        warm_for_large_run(run)
     if len(ranges) == 1:
         report = None if progress is None else reporter(progress.counts, 0)
         acc, parsed = accumulate_blocks(blocks, fmt, run, report)

@@ -26,7 +26,7 @@ from typing import Any
 from .. import combine
 from ..accumulate import Accumulator
 from ..options import Options, Plan, plan
-from ..parallel import die_with_parent, warm_before_fork
+from ..parallel import die_with_parent, warm_for_large_run
 from ..progress import Progress, reporter
 from ..source import (
     SourceInfo,
@@ -252,7 +252,7 @@ def _count_all(
                 progress.label = _label(k + 1, len(todo))
         return
     if sum(i.size or 0 for i in todo) >= 2 * run.options.shard_bytes:
-        warm_before_fork(run)
+        warm_for_large_run(run)
     _Scheduler(todo, run, jobs, progress, finished).execute()
 
 
