@@ -21,6 +21,7 @@ import numpy as np
 
 MAX_DROPPED_LISTED = 1000  # SPEC §4
 MAX_SAMPLES = 3  # SPEC §5
+MAX_GROUP_EXAMPLES = 3  # the first lines shown for each kind of drop
 
 
 class ValueCounts:
@@ -108,6 +109,17 @@ class Distribution:
     buckets: list[tuple[int, int, int]]  # (count, left, right), empty buckets left out
 
 
+@dataclass(frozen=True)
+class DropGroup:
+    """The dropped lines of one kind (a code of ``tunestats.drops.KINDS``): how many, and the
+    first of them with their reasons and the JSON path of the first."""
+
+    code: str
+    count: int
+    path: str
+    examples: list[tuple[int, str]]  # (line, reason), the first MAX_GROUP_EXAMPLES
+
+
 def reason(line: int, problem: str) -> str:
     """A dropped example's reason as reported: the line, then what is wrong there."""
     return f"line {line}: {problem}"
@@ -129,9 +141,17 @@ class DatasetResult:
     dropped: int
     dropped_lines: list[int]
     dropped_reasons: list[str]
+    drop_groups: list[DropGroup]  # by kind, most lines first (then by code)
     samples: list[dict[str, Any]]
     lines: int
     blank: int
+    media_examples: int  # kept examples with at least one media part
+    longest_output: dict[int, int]  # tokens of an example's longest output text: examples
+    bytes: int  # the lines' bytes, decompressed, each with its newline
+
+    @property
+    def dropped_by_code(self) -> dict[str, int]:
+        return {g.code: g.count for g in self.drop_groups}
 
 
 def _merge_counts(mine: ValueCounts, theirs: ValueCounts, _: Any) -> ValueCounts:
@@ -144,11 +164,19 @@ def _merge_first(mine: list, theirs: list, f: Any) -> list:
     return sorted(mine + theirs, key=lambda item: item[0])[: f.metadata["limit"]]
 
 
+def _merge_first_by_key(mine: dict, theirs: dict, f: Any) -> dict:
+    for key, items in theirs.items():
+        mine[key] = _merge_first(mine.get(key, []), items, f)
+    return mine
+
+
 _MERGES: dict[str, Callable[[Any, Any, Any], Any]] = {
     "sum": lambda mine, theirs, _: mine + theirs,
     "max": lambda mine, theirs, _: max(mine, theirs),
     "counts": _merge_counts,
     "first": _merge_first,
+    "first by key": _merge_first_by_key,
+    "tally": lambda mine, theirs, _: mine + theirs,  # Counters of codes
 }
 
 
@@ -157,11 +185,14 @@ class Accumulator:
     """Exact statistics of one dataset; ``update_*`` with batches, ``merge`` shards."""
 
     # Each field says how two shards' values merge (``merge`` folds over the fields, so a new
-    # field cannot be forgotten there): "sum", "counts" (ValueCounts), "max", or "first" (the
-    # first ``limit`` items of two sorted lists, by line).
+    # field cannot be forgotten there): "sum", "counts" (ValueCounts), "tally" (a Counter),
+    # "max", "first" (the first ``limit`` items of two sorted lists, by line) or "first by key"
+    # (the same for each key of a dict of such lists).
     input_tokens: ValueCounts = field(default_factory=ValueCounts, metadata={"merge": "counts"})
     output_tokens: ValueCounts = field(default_factory=ValueCounts, metadata={"merge": "counts"})
     messages: ValueCounts = field(default_factory=ValueCounts, metadata={"merge": "counts"})
+    # The tokens of each kept example's longest output text (SPEC §8's per-message limit).
+    longest_output: ValueCounts = field(default_factory=ValueCounts, metadata={"merge": "counts"})
     examples: int = field(default=0, metadata={"merge": "sum"})
     characters: int = field(default=0, metadata={"merge": "sum"})
     billable_characters: int = field(default=0, metadata={"merge": "sum"})
@@ -174,6 +205,13 @@ class Accumulator:
     dropped_first: list[tuple[int, str]] = field(
         default_factory=list, metadata={"merge": "first", "limit": MAX_DROPPED_LISTED}
     )
+    # Every drop's kind: a count per code, and the first (line, problem, path) of each code.
+    dropped_by_code: Counter[str] = field(default_factory=Counter, metadata={"merge": "tally"})
+    drop_examples: dict[str, list[tuple[int, str, str]]] = field(
+        default_factory=dict, metadata={"merge": "first by key", "limit": MAX_GROUP_EXAMPLES}
+    )
+    media_examples: int = field(default=0, metadata={"merge": "sum"})
+    bytes: int = field(default=0, metadata={"merge": "sum"})
     # (line, contents), sorted by line, at most MAX_SAMPLES
     samples: list[tuple[int, list[dict[str, Any]]]] = field(
         default_factory=list, metadata={"merge": "first", "limit": MAX_SAMPLES}
@@ -190,6 +228,8 @@ class Accumulator:
         billable_characters: int,
         images: int,
         uncounted_media: int,
+        media_examples: int = 0,
+        longest_output: np.ndarray | None = None,
     ) -> None:
         self.input_tokens.add(input_tokens)
         self.output_tokens.add(output_tokens)
@@ -199,13 +239,21 @@ class Accumulator:
         self.billable_characters += billable_characters
         self.images += images
         self.uncounted_media += uncounted_media
+        self.media_examples += media_examples
+        if longest_output is not None:
+            self.longest_output.add(longest_output)
 
-    def add_dropped(self, line: int, problem: str) -> None:
+    def add_dropped(self, line: int, problem: str, code: str, path: str = "") -> None:
         self.dropped += 1
         first = self.dropped_first
         if len(first) < MAX_DROPPED_LISTED or line < first[-1][0]:
             bisect.insort(first, (line, problem))
             del first[MAX_DROPPED_LISTED:]
+        self.dropped_by_code[code] += 1
+        group = self.drop_examples.setdefault(code, [])
+        if len(group) < MAX_GROUP_EXAMPLES or line < group[-1][0]:
+            bisect.insort(group, (line, problem, path))
+            del group[MAX_GROUP_EXAMPLES:]
 
     def wants_sample(self, line: int) -> bool:
         return len(self.samples) < MAX_SAMPLES or line < self.samples[-1][0]
@@ -224,6 +272,10 @@ class Accumulator:
         """Renumber: a shard read from the middle of a source counted its lines from 1."""
         self.dropped_first = [(line + lines, problem) for line, problem in self.dropped_first]
         self.samples = [(line + lines, contents) for line, contents in self.samples]
+        self.drop_examples = {
+            code: [(line + lines, problem, path) for line, problem, path in group]
+            for code, group in self.drop_examples.items()
+        }
         self.last_line += lines
         return self
 
@@ -250,7 +302,23 @@ class Accumulator:
             dropped=self.dropped,
             dropped_lines=[line for line, _ in self.dropped_first],
             dropped_reasons=[reason(line, problem) for line, problem in self.dropped_first],
+            drop_groups=self._drop_groups(),
             samples=[content for _, contents in self.samples for content in contents],
             lines=self.last_line,
             blank=self.blank,
+            media_examples=self.media_examples,
+            longest_output=dict(self.longest_output.counts),
+            bytes=self.bytes,
         )
+
+    def _drop_groups(self) -> list[DropGroup]:
+        order = sorted(self.dropped_by_code.items(), key=lambda item: (-item[1], item[0]))
+        return [
+            DropGroup(
+                code,
+                count,
+                self.drop_examples[code][0][2],
+                [(line, reason(line, problem)) for line, problem, _ in self.drop_examples[code]],
+            )
+            for code, count in order
+        ]

@@ -40,12 +40,14 @@ def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> No
     (the options of one machine, which a Beam pipeline does not take)."""
     for f in _offered(local):
         settings: dict[str, Any] = {"help": f.metadata["help"]}
-        for key in ("choices", "metavar"):
+        for key in ("choices", "metavar"):  # argparse's own settings
             if key in f.metadata:
                 settings[key] = f.metadata[key]
         if f.default is not dataclasses.MISSING and f.default is not None:
             settings["default"] = f.default
-        if "int" in str(f.type):
+        if "type" in f.metadata:
+            settings["type"] = f.metadata["type"]
+        elif "int" in str(f.type):
             settings["type"] = positive_int
         parser.add_argument("--" + f.name.replace("_", "-"), **settings)
     if local:

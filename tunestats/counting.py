@@ -21,10 +21,12 @@ from .formats import Drop, Example, is_blank, parse_example
 from .formats import sample_contents as _sample_contents
 from .formats.blocks import arrow_batch
 from .options import Plan
+from .outputs import LineSink
 from .source import LineBlock
 from .tokenizers import Tokenizer
 
 IMAGE_TOKENS = 258  # SPEC §2 [D]
+TOO_LONG = "too-long"  # the drop code of the "too long" rule (tunestats.drops.KINDS)
 # Blocks with fewer non-blank lines go through the per-line path: Arrow's set-up costs more.
 ARROW_MIN_LINES = 64
 
@@ -34,8 +36,12 @@ def accumulate_blocks(
     fmt: str,
     run: Plan,
     report: Callable[[int, int], None] | None = None,
+    sink: LineSink | None = None,
 ) -> tuple[Accumulator, int]:
     """Feed blocks into a new Accumulator; also return how many lines were JSON.
+
+    With a ``sink``, each block's kept and dropped lines go to it once they are decided, in
+    the order of the source.
 
     A block is counted on a thread of its own while the next one is parsed: the tokenizers
     release the GIL while they count, so parsing (Python) and counting overlap on two cores.
@@ -50,7 +56,9 @@ def accumulate_blocks(
 
     def finish(block: ParsedBlock, counted: Future, nbytes: int) -> None:
         seen = acc.examples + acc.dropped
-        finish_block(block, counted.result(), fmt, run, acc)
+        kept, too_long = finish_block(block, counted.result(), fmt, run, acc)
+        if sink is not None:
+            sink.block(block.numbers, block.raws, kept, block.drops + too_long)
         if report is not None:
             report(nbytes, acc.examples + acc.dropped - seen + block.dropped)
 
@@ -76,6 +84,7 @@ class ParsedBlock:
     raws: list[bytes]  # those lines
     parsed: int  # how many of them were JSON
     dropped: int  # how many were dropped while parsing (already in the accumulator)
+    drops: list[tuple[int, str, str]]  # those: (line, problem, code)
 
     def raw_of(self, line: int) -> bytes:
         return self.raws[self.numbers.index(line)]
@@ -93,6 +102,7 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
     examples come back to be counted."""
     numbers: list[int] = []
     raws: list[bytes] = []
+    acc.bytes += sum(map(len, block.lines)) + len(block.lines)
     for offset, raw in enumerate(block.lines):
         if is_blank(raw):
             acc.add_blank(1)
@@ -102,7 +112,7 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
     if block.lines:
         acc.see_line(block.first_line + len(block.lines) - 1)
     if not raws:
-        return ParsedBlock(from_examples([]), numbers, raws, 0, 0)
+        return ParsedBlock(from_examples([]), numbers, raws, 0, 0, [])
     line_numbers = np.asarray(numbers, dtype=np.int64)
     fast = None
     if run.options.arrow and len(raws) >= ARROW_MIN_LINES:
@@ -113,42 +123,50 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
         fast_batch, redo = fast[0], fast[1].tolist()
     examples: list[Example] = []
     parsed = len(raws) - len(redo)  # Arrow parsed every line of a block it took
-    dropped = 0
+    drops: list[tuple[int, str, str]] = []
     for i in redo:
         outcome = parse_example(raws[i], numbers[i], fmt, run.distill)
         if isinstance(outcome, Drop):
-            acc.add_dropped(numbers[i], outcome.problem)
+            acc.add_dropped(numbers[i], outcome.problem, outcome.code, outcome.path)
+            drops.append((numbers[i], outcome.problem, outcome.code))
             parsed += outcome.json
-            dropped += 1
         else:
             examples.append(outcome)
             parsed += 1
     batch = concat([b for b in (fast_batch, from_examples(examples)) if b is not None])
-    return ParsedBlock(batch, numbers, raws, parsed, dropped)
+    return ParsedBlock(batch, numbers, raws, parsed, len(drops), drops)
 
 
-def count_block(block: ParsedBlock, run: Plan) -> tuple[np.ndarray, np.ndarray]:
-    """Per-example input (media included) and output tokens of a parsed block."""
-    inputs, outputs = token_totals(block.batch, run.counter)
-    return inputs + block.batch.images * IMAGE_TOKENS, outputs
+Counted = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def count_block(block: ParsedBlock, run: Plan) -> Counted:
+    """Per-example input (media included) and output tokens of a parsed block, and the
+    tokens of each example's longest output text."""
+    inputs, outputs, longest = token_totals(block.batch, run.counter)
+    return inputs + block.batch.images * IMAGE_TOKENS, outputs, longest
 
 
 def finish_block(
     block: ParsedBlock,
-    counted: tuple[np.ndarray, np.ndarray],
+    counted: Counted,
     fmt: str,
     run: Plan,
     acc: Accumulator,
-) -> None:
-    """Apply the too-long rule to a counted block and accumulate the kept examples."""
+) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Apply the too-long rule to a counted block and accumulate the kept examples; return
+    the kept lines' numbers and the (line, problem, code) of the examples too long."""
     batch = block.batch
     if not len(batch):
-        return
-    inputs, outputs = counted
+        return batch.lines, []
+    inputs, outputs, longest = counted
     too_long = inputs + outputs > run.limit
+    drops = []
     for i in np.flatnonzero(too_long).tolist():
         line = int(batch.lines[i])
-        acc.add_dropped(line, _too_long(int(inputs[i]), int(outputs[i]), run))
+        problem = _too_long(int(inputs[i]), int(outputs[i]), run)
+        acc.add_dropped(line, problem, TOO_LONG)
+        drops.append((line, problem, TOO_LONG))
     keep = ~too_long
     acc.update_kept(
         inputs[keep],
@@ -158,6 +176,8 @@ def finish_block(
         int(batch.billable_characters[keep].sum()),
         int(batch.images[keep].sum()),
         int(batch.other_media[keep].sum()),
+        int(np.count_nonzero((batch.images + batch.other_media)[keep])),
+        longest[keep],
     )
     for line in batch.lines[keep].tolist():  # lines increase: stop at the first not wanted
         if not acc.wants_sample(line):
@@ -165,19 +185,25 @@ def finish_block(
         example = parse_example(block.raw_of(line), line, fmt, run.distill)
         assert isinstance(example, Example)  # it was kept once already
         acc.add_sample(line, _sample_contents(example, fmt))
+    return batch.lines[keep], drops
 
 
-def token_totals(batch: ExampleBatch, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
-    """Per-example input and output token sums, tokenizing all texts of the batch at once."""
+def token_totals(batch: ExampleBatch, tokenizer: Tokenizer) -> Counted:
+    """Per-example input and output token sums, and the largest count of one output text,
+    tokenizing all texts of the batch at once."""
     n = len(batch)
+    longest = np.zeros(n, dtype=np.int64)
     if not batch.texts:
-        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), longest
     counts = tokenizer.count(batch.texts)
     out = batch.output
     # bincount sums in float64: exact, as every total stays far below 2**53.
     inputs = np.bincount(batch.owner[~out], weights=counts[~out], minlength=n)
     outputs = np.bincount(batch.owner[out], weights=counts[out], minlength=n)
-    return inputs.astype(np.int64), outputs.astype(np.int64)
+    # SPEC §8: gemini-1.0-pro-002 takes model messages of at most 8,192 tokens each (in
+    # gemini-messages, one message is one text).
+    np.maximum.at(longest, batch.owner[out], np.asarray(counts[out], dtype=np.int64))
+    return inputs.astype(np.int64), outputs.astype(np.int64), longest
 
 
 def _too_long(inputs: int, outputs: int, run: Plan) -> str:

@@ -90,6 +90,16 @@ class Options:
             metavar="N",
         ),
     )
+    price_per_million: float | None = field(
+        default=None,
+        metadata=option(
+            "USD per 1M training tokens for the cost estimate (default: the model's list "
+            "price, where tunestats knows it)",
+            numbers=True,
+            metavar="X",
+            type=float,
+        ),
+    )
     jobs: int | None = field(
         default=None,
         metadata=option(
@@ -115,6 +125,9 @@ class Options:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        price = self.price_per_million
+        if price is not None and not (isinstance(price, (int, float)) and 0 <= price < 1e9):
+            raise ValueError(f"price_per_million must be a number of USD >= 0, not {price!r}")
 
 
 @dataclass(frozen=True)

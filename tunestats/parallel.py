@@ -23,6 +23,7 @@ from . import combine
 from .accumulate import Accumulator
 from .counting import accumulate_blocks
 from .options import Plan
+from .outputs import Outputs, shard_sink
 from .progress import Progress, reporter
 from .source import SourceInfo, read_blocks
 
@@ -43,21 +44,34 @@ def run_range(
     start: int,
     end: int | None,
     report: Callable[[int, int], None] | None = None,
+    parts: tuple[str | None, str | None] | None = None,
 ) -> tuple[Accumulator, int]:
     """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift).
 
-    The source is read at the version ``info`` describes; progress goes to ``report``.
+    The source is read at the version ``info`` describes; progress goes to ``report``; with
+    ``parts`` (local file names, see :meth:`Outputs.parts`), the shard's kept and dropped
+    lines are written there.
     """
     blocks = read_blocks(info.uri, start=start, end=end, expect=info)
-    return accumulate_blocks(blocks, fmt, run, report)
+    if parts is None:
+        return accumulate_blocks(blocks, fmt, run, report)
+    with shard_sink(parts) as sink:
+        return accumulate_blocks(blocks, fmt, run, report, sink)
 
 
 def _range_in_worker(
-    info: SourceInfo, fmt: str, run: Plan, start: int, end: int | None, slot: int
+    info: SourceInfo,
+    fmt: str,
+    run: Plan,
+    start: int,
+    end: int | None,
+    slot: int,
+    parts: tuple[str | None, str | None] | None,
 ) -> tuple[Accumulator, int]:
     """A range counted by a pool worker, reporting to the counters it inherited."""
     counts = _worker_progress
-    return run_range(info, fmt, run, start, end, None if counts is None else reporter(counts, slot))
+    report = None if counts is None else reporter(counts, slot)
+    return run_range(info, fmt, run, start, end, report, parts)
 
 
 # A worker process's view of the progress counters, inherited when the pool forks it.
@@ -116,7 +130,36 @@ def run_shards(
     run: Plan,
     ranges: list[tuple[int, int | None]],
     progress: Progress | None,
+    outputs: Outputs | None = None,
+    check: Callable[[Accumulator, int], object] | None = None,
 ) -> tuple[Accumulator, int]:
+    """The whole source from its ranges; with ``outputs``, its kept and dropped lines are
+    written once the whole passes ``check`` (which raises when the source cannot be used)."""
+    if not outputs:
+        return combine.in_order(_run_shards(info, fmt, run, ranges, progress, None))
+    with outputs.parts(len(ranges)) as parts:
+        shards = _run_shards(info, fmt, run, ranges, progress, parts)
+        # Shard k's lines were numbered from 1: they follow the lines of the shards before.
+        before = [0]
+        for acc, _ in shards[:-1]:
+            before.append(before[-1] + acc.last_line)
+        whole = combine.in_order(shards)
+        if check is not None:
+            check(*whole)
+        outputs.join_parts(parts, before)
+    return whole
+
+
+def _run_shards(
+    info: SourceInfo,
+    fmt: str,
+    run: Plan,
+    ranges: list[tuple[int, int | None]],
+    progress: Progress | None,
+    parts: list[tuple[str | None, str | None]] | None,
+) -> list[tuple[Accumulator, int]]:
+    """The shards of the ranges, in file order (the main process counts the first)."""
+    part = (lambda k: None) if parts is None else parts.__getitem__
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counts = None if progress is None or len(progress.counts) < 2 * len(ranges) else progress.counts
     # The main process reads the first range itself: one process fewer to start and to hold
@@ -125,12 +168,10 @@ def run_shards(
     parent = os.getpid()
     with context.Pool(len(ranges) - 1, initializer=_init_worker, initargs=(counts, parent)) as pool:
         pending = [
-            pool.apply_async(_range_in_worker, (info, fmt, run, a, b, k))
+            pool.apply_async(_range_in_worker, (info, fmt, run, a, b, k, part(k)))
             for k, (a, b) in enumerate(ranges)
             if k > 0
         ]
-        first = run_range(
-            info, fmt, run, *ranges[0], None if counts is None else reporter(counts, 0)
-        )
-        shards = [first] + [result.get() for result in pending]
-    return combine.in_order(shards)
+        report = None if counts is None else reporter(counts, 0)
+        first = run_range(info, fmt, run, *ranges[0], report, part(0))
+        return [first] + [result.get() for result in pending]

@@ -18,10 +18,11 @@ from .accumulate import Accumulator, reason
 from .counting import accumulate_blocks
 from .formats import detect_format, is_blank
 from .options import Options, Plan, plan
+from .outputs import Outputs
 from .parallel import run_shards, shard_ranges, warm_for_large_run
 from .progress import Progress, reporter
 from .results import SourceStats, Stats, make_stats
-from .source import LineBlock, SourceError, read_blocks, splittable_size, stat_source
+from .source import LineBlock, SourceError, SourceInfo, read_blocks, splittable_size, stat_source
 
 DETECT_LINES = 1000  # CHOICES.md: format detection looks at most this far
 
@@ -31,6 +32,8 @@ def compute(
     *,
     validation: str | None = None,
     progress: Progress | None = None,
+    write_kept: str | None = None,
+    write_dropped: str | None = None,
     **options: Any,
 ) -> Stats:
     """Compute the TuningDataStats of ``source`` (a path, ``-`` or any fsspec URL).
@@ -38,17 +41,22 @@ def compute(
     ``options`` are the fields of :class:`Options` (``format``, ``task``, ``model``,
     ``tokenizer``, ``tokenizer_model``, ``epochs``, ``batch_size``,
     ``max_tokens_per_example``, ``jobs``...). ``progress`` draws a progress bar (the CLI gives
-    one when stderr is a terminal). Raises :class:`SourceError` when a source cannot be used
+    one when stderr is a terminal). ``write_kept`` and ``write_dropped`` (paths or URLs) receive
+    the training source's kept lines and its dropped lines (:mod:`tunestats.outputs`).
+    Raises :class:`SourceError` when a source cannot be used
     at all, ``ValueError`` for bad options.
     """
     run = plan(Options(**options))
-    training = run_source(source, run, progress)
+    training = run_source(source, run, progress, Outputs(write_kept, write_dropped))
     checked = run_source(validation, run, progress) if validation is not None else None
     return make_stats(run, training, checked)
 
 
-def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceStats:
-    """Read one whole source into an Accumulator, split across processes when it is large."""
+def run_source(
+    uri: str, run: Plan, progress: Progress | None = None, outputs: Outputs | None = None
+) -> SourceStats:
+    """Read one whole source into an Accumulator, split across processes when it is large;
+    write its kept and dropped lines to ``outputs`` (only when the whole source was read)."""
     info = stat_source(uri)
     expect = None if uri == "-" else info
     size = splittable_size(info)
@@ -64,14 +72,21 @@ def run_source(uri: str, run: Plan, progress: Progress | None = None) -> SourceS
         warm_for_large_run(run)
     if len(ranges) == 1:
         report = None if progress is None else reporter(progress.counts, 0)
-        acc, parsed = accumulate_blocks(blocks, fmt, run, report)
-    else:
-        reader.close()
-        acc, parsed = run_shards(info, fmt, run, ranges, progress)
-    return finish_source(uri, fmt, acc, parsed)
+        if not outputs:
+            acc, parsed = accumulate_blocks(blocks, fmt, run, report)
+            return finish_source(uri, fmt, acc, parsed, info)
+        with outputs.sink() as sink:
+            acc, parsed = accumulate_blocks(blocks, fmt, run, report, sink)
+            return finish_source(uri, fmt, acc, parsed, info)  # no files if the source fails
+    reader.close()
+    check = lambda acc, parsed: finish_source(uri, fmt, acc, parsed)  # noqa: E731
+    acc, parsed = run_shards(info, fmt, run, ranges, progress, outputs, check)
+    return finish_source(uri, fmt, acc, parsed, info)
 
 
-def finish_source(uri: str, fmt: str, acc: Accumulator, parsed: int) -> SourceStats:
+def finish_source(
+    uri: str, fmt: str, acc: Accumulator, parsed: int, info: SourceInfo | None = None
+) -> SourceStats:
     """The statistics of a whole source, or SourceError when it holds no record at all."""
     if acc.blank == acc.last_line:
         raise SourceError(f"{uri}: empty: no records")
@@ -79,7 +94,7 @@ def finish_source(uri: str, fmt: str, acc: Accumulator, parsed: int) -> SourceSt
         raise SourceError(
             f"{uri}: not JSONL: no line is a JSON value (first: {_first_reason(acc)})"
         )
-    return SourceStats(uri, fmt, acc)
+    return SourceStats(uri, fmt, acc, info)
 
 
 def _first_reason(acc: Accumulator) -> str:

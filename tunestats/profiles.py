@@ -6,7 +6,7 @@ assumed when detection is undecided, and which Gemini tokenizer model counts exa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 
@@ -22,22 +22,24 @@ class ModelProfile:
     format: str
     # Key of tokenizers.GEMINI_TOKENIZER_MODELS that counts exactly for this model, if any.
     gemini_tokenizer: str | None
+    # Which job-level limits apply (SPEC §8, tunestats.readiness.LIMITS); None: none known.
+    family: str | None = None
 
 
 def _gemini3(name: str) -> ModelProfile:
-    return ModelProfile(name, LIMIT_GEMINI_2, "gemini", "gemma4")
+    return ModelProfile(name, LIMIT_GEMINI_2, "gemini", "gemma4", "gemini-3")
 
 
 def _gemini2(name: str) -> ModelProfile:
-    return ModelProfile(name, LIMIT_GEMINI_2, "gemini", "gemma3")
+    return ModelProfile(name, LIMIT_GEMINI_2, "gemini", "gemma3", "gemini-2")
 
 
 def _gemini15(name: str) -> ModelProfile:
-    return ModelProfile(name, LIMIT_GEMINI_15, "gemini", "gemma2")
+    return ModelProfile(name, LIMIT_GEMINI_15, "gemini", "gemma2", "gemini-1.5")
 
 
 def _open(name: str) -> ModelProfile:
-    return ModelProfile(name, LIMIT_OPEN, "openai-chat", None)
+    return ModelProfile(name, LIMIT_OPEN, "openai-chat", None, "open")
 
 
 _PROFILES = [
@@ -67,7 +69,7 @@ _PROFILES = [
         )
     ),
     # CHOICES.md: no published limit found; the Gemini 1.5 one.
-    ModelProfile("gemini-1.0-pro-002", LIMIT_GEMINI_15, "gemini-messages", "gemma2"),
+    ModelProfile("gemini-1.0-pro-002", LIMIT_GEMINI_15, "gemini-messages", "gemma2", "gemini-1.0"),
     *(
         _open(n)
         for n in (
@@ -129,7 +131,5 @@ def get_profile(name: str | None, max_tokens_per_example: int | None = None) -> 
             raise UnknownModel(_unknown(name))
         profile = ModelProfile(name, max_tokens_per_example, "gemini", None)
     if max_tokens_per_example is not None:
-        profile = ModelProfile(
-            profile.name, max_tokens_per_example, profile.format, profile.gemini_tokenizer
-        )
+        profile = replace(profile, max_tokens_per_example=max_tokens_per_example)
     return profile

@@ -12,7 +12,10 @@ from typing import Any
 
 from . import report
 from .accumulate import Accumulator, DatasetResult
+from .cost import Cost, estimate
 from .options import Plan
+from .readiness import Readiness, check_job
+from .source import SourceInfo
 
 
 @dataclass
@@ -22,6 +25,7 @@ class SourceStats:
     uri: str
     format: str
     accumulator: Accumulator
+    info: SourceInfo | None = None  # the version that was read
     result: DatasetResult = field(init=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +62,8 @@ class Stats:
     notes: list[str]
     epochs: int | None = None
     batch_size: int | None = None
+    readiness: Readiness = field(default_factory=Readiness)  # would Vertex take the job?
+    cost: Cost | None = None
 
     def to_dict(self, validation: bool = False) -> dict[str, Any]:
         """The TuningDataStats document (SPEC §6) of the training (or validation) source."""
@@ -88,4 +94,17 @@ def make_stats(run: Plan, training: SourceStats, validation: SourceStats | None 
         notes=[run.choice.note] if run.choice.note else [],
         epochs=run.options.epochs,
         batch_size=run.options.batch_size,
+        readiness=check_job(
+            run.profile,
+            training.result,
+            training.format,
+            validation.result if validation else None,
+            validation.format if validation else None,
+        ),
+        cost=estimate(
+            run.profile.name,
+            training.result.billable_tokens,
+            run.options.epochs,
+            run.options.price_per_million,
+        ),
     )

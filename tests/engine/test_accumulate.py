@@ -256,7 +256,7 @@ def test_merge_folds_every_field():
     be left out of merge silently)."""
     import dataclasses
 
-    rules = {"sum", "counts", "max", "first"}
+    rules = {"sum", "counts", "max", "first", "first by key", "tally"}
     for f in dataclasses.fields(Accumulator):
         assert f.metadata.get("merge") in rules, f.name
         mine, theirs = Accumulator(), Accumulator()
@@ -264,6 +264,10 @@ def test_merge_folds_every_field():
             getattr(theirs, f.name).add(np.array([5, 7]))
         elif f.metadata["merge"] == "first":
             setattr(theirs, f.name, [(3, "x")])
+        elif f.metadata["merge"] == "first by key":
+            setattr(theirs, f.name, {"not-json": [(3, "x", "")]})
+        elif f.metadata["merge"] == "tally":
+            getattr(theirs, f.name).update({"not-json": 2})
         else:
             setattr(theirs, f.name, 4)
         mine.merge(theirs)

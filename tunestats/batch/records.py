@@ -221,7 +221,7 @@ def make_record(
 ) -> dict[str, Any]:
     """A dataset's record: what it is, how it was counted, and its TuningDataStats."""
     try:
-        source = finish_source(info.uri, fmt, acc, parsed)
+        source = finish_source(info.uri, fmt, acc, parsed, info)
     except SourceError as exc:
         return error_record(info, exc)
     stats = make_stats(run, source)

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ..drops import classify
 from .common import (
     MAX_DEPTH,
     MAX_IMAGES,
@@ -132,10 +133,13 @@ def parse_record(raw: bytes) -> Any:
 
 
 class Drop(NamedTuple):
-    """A dropped line: what is wrong (without the line number), and whether it was JSON."""
+    """A dropped line: what is wrong (without the line number), whether it was JSON, the kind
+    of problem (a code of :data:`tunestats.drops.KINDS`) and the JSON path where it is."""
 
     problem: str
     json: bool
+    code: str
+    path: str = ""
 
 
 def parse_example(raw: bytes, line: int, fmt: str, distill: bool) -> Example | Drop:
@@ -143,9 +147,9 @@ def parse_example(raw: bytes, line: int, fmt: str, distill: bool) -> Example | D
     try:
         record = parse_record(raw)
     except TooDeep as exc:
-        return Drop(str(exc), True)
+        return _drop(exc, True, raw, None)
     except Invalid as exc:
-        return Drop(str(exc), False)
+        return _drop(exc, False, raw, None)
     try:
         if not isinstance(record, dict):
             raise Invalid("", f"record is {_kind_name(record)}; expected a JSON object")
@@ -154,7 +158,11 @@ def parse_example(raw: bytes, line: int, fmt: str, distill: bool) -> Example | D
         _check_format(record, fmt)
         return REGISTRY[fmt].normalize(record, line, distill)
     except Invalid as exc:
-        return Drop(str(exc), True)
+        return _drop(exc, True, raw, record)
+
+
+def _drop(exc: Invalid, json: bool, raw: bytes, record: Any) -> Drop:
+    return Drop(str(exc), json, classify(exc.path, exc.problem, raw, record), exc.path)
 
 
 # --- detection ------------------------------------------------------------------------------

@@ -1,0 +1,220 @@
+"""Drops: the kind of each dropped line, a stable code with one short hint to fix it.
+
+A dropped line's reason says exactly what is wrong where ("contents[2].role is "assistant";
+expected "user" or "model""); its *kind* says what to do about all lines like it. The kinds are
+one table, :data:`KINDS`, whose codes are stable (a batch record's ``droppedByCode`` keys and
+the text and HTML reports' groups use them). :func:`classify` gives a drop its code from what
+the formats found (the JSON path and the problem) and, where that is not enough, from the line
+itself (a pretty-printed file, a Python repr, a batch-prediction request).
+
+Hands to the accumulator: a code per drop; to the reports: :data:`KINDS` (title and hint) and
+:func:`path_pattern`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DropKind:
+    code: str
+    title: str  # what the lines of this kind have in common
+    hint: str  # one short suggested fix
+
+
+KINDS: dict[str, DropKind] = {
+    k.code: k
+    for k in (
+        DropKind(
+            "not-utf8",
+            "not valid UTF-8",
+            "re-encode the file as UTF-8 (for example iconv -f LATIN1 -t UTF-8)",
+        ),
+        DropKind(
+            "pretty-printed",
+            "a record spread over several lines",
+            "write one JSON object per line (JSONL): json.dumps(record) without indent",
+        ),
+        DropKind(
+            "python-repr",
+            "a Python dict written with str() or print(), not JSON",
+            "write each record with json.dumps: JSON needs double quotes and true/false/null",
+        ),
+        DropKind(
+            "not-json", "not valid JSON", "fix the JSON of these lines; each must parse alone"
+        ),
+        DropKind(
+            "not-object",
+            "a JSON value that is not an object",
+            "each line must be one JSON object, {...}; split arrays into one record per line",
+        ),
+        DropKind(
+            "too-deep",
+            "nested more than 100 levels deep",
+            "flatten the nested arguments or responses: Vertex's parsers stop at 100 levels",
+        ),
+        DropKind(
+            "batch-request",
+            'a batch-prediction request ({"request": ...})',
+            'these are batch-prediction inputs: write the value of "request" as the record',
+        ),
+        DropKind(
+            "other-format",
+            "a record of another format than the file's",
+            "give --format for the file's real format, or convert these records to it",
+        ),
+        DropKind(
+            "no-format",
+            "a record that matches no format",
+            "each record needs the keys of one format (README, Formats), e.g. contents",
+        ),
+        DropKind(
+            "role-assistant",
+            'role "assistant" in a Gemini record',
+            'write "model" for the assistant\'s turns (Gemini roles are "user" and "model")',
+        ),
+        DropKind(
+            "role-system",
+            'role "system" in contents',
+            'move the system prompt to systemInstruction: {"parts": [{"text": ...}]}',
+        ),
+        DropKind(
+            "bad-role",
+            "a role the format does not have",
+            "use the format's roles: user and model (Gemini) or system, user, assistant, tool",
+        ),
+        DropKind(
+            "missing-role",
+            "a turn without a role in a multi-turn example",
+            "give every turn its role; only a single-turn example may leave it out",
+        ),
+        DropKind(
+            "same-role",
+            "two turns in a row with the same role",
+            "merge consecutive turns of one role into one, so that user and model alternate",
+        ),
+        DropKind(
+            "system-not-first",
+            'a "system" message after the first',
+            'keep one "system" message, first; put later instructions in a user turn',
+        ),
+        DropKind(
+            "no-model-turn",
+            "no model turn to learn from",
+            "these look like prompts: for distillation give --task distillation; for supervised "
+            "tuning add the model's answer",
+        ),
+        DropKind(
+            "missing-field",
+            "a required field missing, null or empty",
+            "fill in the field the reason names, or remove the example",
+        ),
+        DropKind(
+            "wrong-type",
+            "a field of the wrong JSON type",
+            "give the field the type the reason names (a string, an array, an object)",
+        ),
+        DropKind(
+            "bad-part",
+            "a part with no kind or several kinds",
+            "give each part exactly one of text, inlineData, fileData, functionCall, "
+            "functionResponse",
+        ),
+        DropKind(
+            "system-not-text",
+            "a system instruction part that is not text",
+            "keep only text parts in systemInstruction; move media to the first user turn",
+        ),
+        DropKind(
+            "too-many-media",
+            "more media in one example than Vertex allows",
+            "split the example: at most 30 images, 1 audio file, 4 PDFs and 1 video each",
+        ),
+        DropKind(
+            "bad-inline-data",
+            "inlineData that is not base64 or is over 20 MB",
+            "base64-encode inline data and keep it under 20 MB, or upload it and use fileData",
+        ),
+        DropKind(
+            "too-long",
+            "more tokens than the model takes in one example",
+            "shorten or split these examples (the limit counts input and output together)",
+        ),
+    )
+}
+
+# Two turns' roles, a problem with the JSON path removed, and the index steps of a path.
+_ROLE = re.compile(r"\.role$")
+_INDEX = re.compile(r"\[\d+\]")
+# A line of a pretty-printed object: a lone bracket, or a "key": line.
+_PRETTY = re.compile(rb'^\s*([\[\]{}],?|"[^"]*"\s*:.*)\s*$', re.DOTALL)
+
+
+def classify(path: str, problem: str, raw: bytes, record: Any = None) -> str:
+    """The code of a dropped line (a key of :data:`KINDS`).
+
+    ``path`` and ``problem`` are what the formats found (``problem`` without the path);
+    ``raw`` is the line and ``record`` its parsed value (None when it is not JSON).
+    """
+    if problem.startswith("not valid UTF-8"):
+        return "not-utf8"
+    if problem.startswith("not valid JSON"):
+        return _not_json(raw)
+    if problem.startswith("nests objects and arrays"):
+        return "too-deep"
+    if problem.startswith("record is ") and "expected a JSON object" in problem:
+        return "not-object"
+    if problem.startswith("record has ") and "at most" in problem:
+        return "too-many-media"
+    if problem.startswith("record has "):
+        return "other-format"
+    if problem.startswith("record matches no format"):
+        wrapped = isinstance(record, dict) and isinstance(record.get("request"), dict)
+        return "batch-request" if wrapped else "no-format"
+    if path.endswith(".data") or "at most 20 MB" in problem:
+        return "bad-inline-data"
+    if _ROLE.search(path):
+        return _role_code(problem)
+    if problem in ('has no "model" turn', 'has no "model" message', 'has no "assistant" message'):
+        return "no-model-turn"
+    if problem.startswith(("has none of", "has several kinds")):
+        return "bad-part"
+    if "a system instruction holds only text" in problem:
+        return "system-not-text"
+    if problem.startswith(("is missing", "is empty", "is null", "has no ")):
+        return "missing-field"
+    if problem.startswith("is ") and "; expected" in problem:
+        return "wrong-type"
+    return "no-format"
+
+
+def _not_json(raw: bytes) -> str:
+    head = raw.lstrip()
+    if head.startswith((b"{'", b"[{'")) or re.search(rb"[:,\[]\s*(True|False|None)\b", raw):
+        return "python-repr"
+    if _PRETTY.match(raw):
+        return "pretty-printed"
+    return "not-json"
+
+
+def _role_code(problem: str) -> str:
+    if problem.startswith("is missing"):
+        return "missing-role"
+    if "turns must alternate" in problem:
+        return "same-role"
+    if "only the first message" in problem:
+        return "system-not-first"
+    if problem.startswith('is "assistant"') and '"model"' in problem:
+        return "role-assistant"
+    if problem.startswith('is "system"') and '"model"' in problem:
+        return "role-system"
+    return "bad-role"
+
+
+def path_pattern(path: str) -> str:
+    """A JSON path with its indices left out, naming where lines of one kind go wrong:
+    ``contents[2].role`` -> ``contents[*].role``."""
+    return _INDEX.sub("[*]", path)

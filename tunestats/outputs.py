@@ -1,0 +1,188 @@
+"""Outputs: the kept lines of a source (a clean file to submit) and its dropped lines.
+
+As counting decides each block, a :class:`LineSink` writes the block's kept lines, byte for
+byte, each followed by ``\\n``, and its dropped lines as JSONL records (line number, drop code,
+reason, and the line itself), both in the order of the source. A split run gives each shard a
+sink of its own on local temporary files (lines numbered from 1, drops kept raw), and
+:func:`join_parts` writes them out in file order with the line numbers of the whole: the files
+are identical to those of one process. Destinations are local paths (written to a temporary
+name and renamed: never half a file) or any fsspec URL (``gs://``); a name ending in a
+compression suffix is compressed.
+
+Hands to the pipeline: :class:`Outputs` (the two destinations) and its sinks.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import contextlib
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO
+
+import numpy as np
+import orjson
+
+from . import uris
+
+
+def dropped_record(line: int, problem: str, code: str, raw: bytes) -> bytes:
+    """One line of ``--write-dropped``: where, what kind, why, and the line as it was (as
+    ``text`` when it is UTF-8, else as ``base64``)."""
+    record: dict[str, Any] = {"line": line, "code": code, "reason": f"line {line}: {problem}"}
+    try:
+        record["text"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        record["base64"] = base64.b64encode(raw).decode("ascii")
+    return orjson.dumps(record) + b"\n"
+
+
+class LineSink:
+    """Writes the kept and dropped lines of the blocks given to it (either stream may be None).
+
+    ``raw_drops``: a shard's sink pickles (line, problem, code, raw) for :func:`join_parts`,
+    which alone knows the shard's first line.
+    """
+
+    def __init__(
+        self, kept: IO[bytes] | None, dropped: IO[bytes] | None, raw_drops: bool = False
+    ) -> None:
+        self.kept = kept
+        self.dropped = dropped
+        self.raw_drops = raw_drops
+
+    def block(
+        self,
+        numbers: list[int],
+        raws: list[bytes],
+        kept: np.ndarray,
+        drops: list[tuple[int, str, str]],
+    ) -> None:
+        """One block: the numbers and bytes of its non-blank lines (ascending), the numbers of
+        its kept lines and the (line, problem, code) of its dropped ones (in any order)."""
+        if self.kept is not None and len(kept):
+            at = np.searchsorted(np.asarray(numbers), np.sort(kept)).tolist()
+            self.kept.write(b"".join(raws[i] + b"\n" for i in at))
+        if self.dropped is not None and drops:
+            for line, problem, code in sorted(drops):
+                raw = raws[bisect.bisect_left(numbers, line)]
+                if self.raw_drops:
+                    pickle.dump((line, problem, code, raw), self.dropped)
+                else:
+                    self.dropped.write(dropped_record(line, problem, code, raw))
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where ``--write-kept`` and ``--write-dropped`` go (None: not written)."""
+
+    kept: str | None = None
+    dropped: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.kept is not None or self.dropped is not None
+
+    @contextlib.contextmanager
+    def sink(self) -> Iterator[LineSink]:
+        """A sink writing straight to the destinations; they appear only if all went well."""
+        with _opened(self.kept) as kept, _opened(self.dropped) as dropped:
+            yield LineSink(kept, dropped)
+
+    @contextlib.contextmanager
+    def parts(self, count: int) -> Iterator[list[tuple[str | None, str | None]]]:
+        """Local temporary files for ``count`` shards, removed afterwards."""
+        folder = tempfile.mkdtemp(prefix="tunestats-lines-")
+        try:
+            yield [
+                (
+                    os.path.join(folder, f"kept.{k}") if self.kept else None,
+                    os.path.join(folder, f"dropped.{k}") if self.dropped else None,
+                )
+                for k in range(count)
+            ]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def join_parts(
+        self, parts: list[tuple[str | None, str | None]], first_lines: list[int]
+    ) -> None:
+        """Write the shards' files in order; shard ``k``'s lines follow ``first_lines[k]``."""
+        with _opened(self.kept) as kept, _opened(self.dropped) as dropped:
+            for (kept_part, dropped_part), before in zip(parts, first_lines):
+                if kept is not None and kept_part is not None:
+                    with open(kept_part, "rb") as f:
+                        shutil.copyfileobj(f, kept, 1 << 20)
+                if dropped is not None and dropped_part is not None:
+                    for line, problem, code, raw in _pickles(dropped_part):
+                        dropped.write(dropped_record(line + before, problem, code, raw))
+
+
+@contextlib.contextmanager
+def shard_sink(paths: tuple[str | None, str | None]) -> Iterator[LineSink]:
+    """A shard's sink on its local part files (see :meth:`Outputs.parts`)."""
+    kept_path, dropped_path = paths
+    with contextlib.ExitStack() as stack:
+        kept = stack.enter_context(open(kept_path, "wb")) if kept_path else None
+        dropped = stack.enter_context(open(dropped_path, "wb")) if dropped_path else None
+        yield LineSink(kept, dropped, raw_drops=True)
+
+
+def _pickles(path: str) -> Iterator[Any]:
+    with open(path, "rb") as f:
+        while True:
+            try:
+                yield pickle.load(f)
+            except EOFError:
+                return
+
+
+@contextlib.contextmanager
+def _opened(path: str | None) -> Iterator[BinaryIO | None]:
+    """A destination opened for writing, compressed by its suffix; local files atomically."""
+    if path is None:
+        yield None
+        return
+    compression = uris.compression(path)
+    if uris.is_local(path):
+        local = uris.local_path(path)
+        folder = os.path.dirname(os.path.abspath(local))
+        fd, tmp = tempfile.mkstemp(prefix=".tunestats-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as raw, _compressed(raw, compression) as f:
+                yield f
+            os.replace(tmp, local)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+        return
+    from .source import filesystem_and_path
+
+    fs, inner = filesystem_and_path(path)
+    raw = fs.open(inner, "wb")
+    try:
+        with _compressed(raw, compression) as f:
+            yield f
+    except BaseException:
+        # Closing an fsspec file commits what it holds: discard it, so that no object is made.
+        discard = getattr(raw, "discard", None)
+        with contextlib.suppress(Exception):
+            discard() if discard is not None else raw.close()
+        raise
+    raw.close()
+
+
+@contextlib.contextmanager
+def _compressed(raw: BinaryIO, compression: str | None) -> Iterator[BinaryIO]:
+    if compression is None:
+        yield raw
+        return
+    from fsspec.compression import compr
+
+    with compr[compression](raw, mode="wb") as f:
+        yield f

@@ -1,0 +1,142 @@
+"""Readiness: would Vertex accept this tuning job? The job-level limits of SPEC §8.
+
+Per dataset, not per example: the format the model takes, the training file's size, how many
+examples it holds (fewer with media), how many the validation set holds, the size of one model
+message (gemini-1.0-pro-002), and the share of examples dropped. A breach drops nothing and
+changes no figure; it is reported as a sentence beginning "Vertex would reject this job: ".
+
+Hands to the reports (text, HTML, batch record, emulator): a :class:`Readiness`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .accumulate import DatasetResult
+from .profiles import ModelProfile
+
+REJECT = "Vertex would reject this job: "
+# SPEC §8: the docs write "1GB"; we read it as 10^9 bytes, the smaller reading (CHOICES.md).
+GB = 1_000_000_000
+MEDIA_EXAMPLES = 300_000  # SPEC §8 [D]: training examples when any has media
+MAX_DROPPED_SHARE = 0.10  # SPEC §8 [D: the video page; C: any drops]
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """SPEC §8's table, one column; None: no limit known."""
+
+    formats: tuple[str, ...]
+    max_file_bytes: int | None = GB
+    max_examples: int | None = None  # text-only; MEDIA_EXAMPLES when any example has media
+    min_examples: int | None = None
+    max_validation_examples: int | None = None
+    max_model_message_tokens: int | None = None
+
+
+LIMITS: dict[str, JobLimits] = {
+    "gemini-3": JobLimits(("gemini",), GB, 10_000_000, None, 5_000),
+    "gemini-2": JobLimits(("gemini",), GB, 1_000_000, None, 5_000),
+    "gemini-1.5": JobLimits(("gemini",), GB, 1_000_000, None, 256),
+    "gemini-1.0": JobLimits(("gemini-messages",), GB, None, 16, 256, 8_192),
+    # SPEC §8 [D]: open models take openai-chat or prompt-completion; no other limit known.
+    "open": JobLimits(("openai-chat", "prompt-completion"), None),
+}
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Every limit the job breaks (``rejections``) and what Vertex will do short of that."""
+
+    rejections: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.rejections
+
+
+def check_job(
+    profile: ModelProfile,
+    training: DatasetResult,
+    training_format: str,
+    validation: DatasetResult | None = None,
+    validation_format: str | None = None,
+) -> Readiness:
+    """The job-level limits of ``profile``'s model, applied to its datasets (SPEC §8)."""
+    limits = LIMITS.get(profile.family or "")
+    rejections: list[str] = []
+    warnings: list[str] = []
+    datasets = [("training", training, training_format)]
+    if validation is not None:
+        datasets.append(("validation", validation, validation_format or training_format))
+    if limits is not None:
+        for name, result, fmt in datasets:
+            if fmt not in limits.formats:
+                takes = " or ".join(limits.formats)
+                rejections.append(
+                    f"the {name} set is {fmt}; {profile.name} takes {takes} records"
+                )
+        rejections.extend(_training_limits(profile.name, limits, training))
+        if validation is not None and limits.max_validation_examples is not None:
+            n = validation.examples + validation.dropped
+            if n > limits.max_validation_examples:
+                rejections.append(
+                    f"the validation set has {n:,} examples; {profile.name} takes at most "
+                    f"{limits.max_validation_examples:,}"
+                )
+        if limits.max_model_message_tokens is not None:
+            for name, result, _ in datasets:
+                over = _above(result.longest_output, limits.max_model_message_tokens)
+                if over:
+                    rejections.append(
+                        f"{over:,} {name} example(s) have a model message over "
+                        f"{limits.max_model_message_tokens:,} tokens, the most "
+                        f"{profile.name} takes in one message"
+                    )
+    for name, result, _ in datasets:
+        examples = result.examples + result.dropped
+        if not result.dropped:
+            continue
+        share = result.dropped / examples
+        if share > MAX_DROPPED_SHARE:
+            rejections.append(
+                f"{result.dropped:,} of the {examples:,} {name} examples ({share:.1%}) are "
+                f"dropped; Vertex fails a job before training when more than 10% are"
+            )
+        else:
+            warnings.append(
+                f"Vertex will drop {result.dropped:,} of the {examples:,} {name} examples "
+                f"({share:.1%}) and tune on the rest"
+            )
+    return Readiness([REJECT + r for r in rejections], warnings)
+
+
+def _training_limits(model: str, limits: JobLimits, training: DatasetResult) -> list[str]:
+    out = []
+    if limits.max_file_bytes is not None and training.bytes > limits.max_file_bytes:
+        out.append(
+            f"the training file is {training.bytes:,} bytes of JSONL; {model} takes at most "
+            f"{limits.max_file_bytes // GB} GB ({limits.max_file_bytes:,} bytes)"
+        )
+    examples = training.examples + training.dropped
+    most = limits.max_examples
+    with_media = training.media_examples > 0
+    if with_media and (most is None or most > MEDIA_EXAMPLES):
+        most = MEDIA_EXAMPLES
+    if most is not None and examples > most:
+        kind = "with media" if with_media else "text-only"
+        out.append(
+            f"the training set has {examples:,} examples; {model} takes at most {most:,} "
+            f"{kind} examples"
+        )
+    if limits.min_examples is not None and training.examples < limits.min_examples:
+        out.append(
+            f"the training set has {training.examples:,} valid examples; {model} needs at "
+            f"least {limits.min_examples:,}"
+        )
+    return out
+
+
+def _above(counts: dict[int, int], limit: int) -> int:
+    return sum(n for value, n in counts.items() if value > limit)
