@@ -2,7 +2,8 @@
 
 Parses options, runs the pipeline (or the batch), prints. No statistics logic lives here.
 Exit codes of ``stats``: 0 done; 1 a source could not be read at all, or it has no valid
-example; 2 usage error; 3 with ``--strict`` when any example was dropped; 130 interrupted
+example; 2 usage error; 3 with ``--strict`` when any example was dropped or Vertex would
+reject the job (SPEC §8); 130 interrupted
 (Ctrl-C); 141 the reader of stdout went away (``| head``). Of ``batch``: 0 every
 dataset was counted (or was unchanged); 1 at least one failed (see the summary); 2 usage error.
 """
@@ -50,7 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--validation", metavar="SOURCE", help="validation dataset")
     add_count_options(stats)
     stats.add_argument("--json", action="store_true", help="print only the JSON document")
-    stats.add_argument("--strict", action="store_true", help="exit 3 if any example is dropped")
+    stats.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 if any example is dropped or Vertex would reject the job",
+    )
+    stats.add_argument(
+        "--html", metavar="PATH", help="also write the report as one self-contained HTML page"
+    )
+    stats.add_argument(
+        "--write-kept",
+        metavar="PATH",
+        help="write the kept lines of the training set, byte for byte: a file to submit",
+    )
+    stats.add_argument(
+        "--write-dropped",
+        metavar="PATH",
+        help="write each dropped line with its line number, code and reason, as JSONL",
+    )
+    stats.add_argument(
+        "--buckets", action="store_true", help="show each histogram's bucket edges and counts"
+    )
 
     batch = commands.add_parser(
         "batch",
@@ -61,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_batch_arguments(batch)
     batch.add_argument("--force", action="store_true", help="recompute unchanged datasets too")
+    batch.add_argument(
+        "--html",
+        metavar="DIR",
+        help="also write an HTML index of the datasets (DIR/index.html) and a page for each",
+    )
     add_count_options(batch)
 
     emulator = commands.add_parser(
@@ -159,19 +185,29 @@ def _stats(args: argparse.Namespace) -> int:
     from .profiles import UnknownModel
     from .report import dumps
     from .source import SourceError
-    from .text import text_report, tokenizer_line
+    from .text import job_report, text_report, tokenizer_line
     from .tokenizers import TokenizerError
 
+    if args.html is not None and not _html_available():
+        return EXIT_USAGE
     progress = _progress(args)
     try:
         stats = compute(
-            args.source, validation=args.validation, progress=progress, **count_options(args)
+            args.source,
+            validation=args.validation,
+            progress=progress,
+            write_kept=args.write_kept,
+            write_dropped=args.write_dropped,
+            **count_options(args),
         )
     except (UnknownModel, TokenizerError, ValueError) as exc:
         _error(str(exc))
         return EXIT_USAGE
     except SourceError as exc:
         _error(str(exc))
+        return EXIT_SOURCE
+    except OSError as exc:  # --write-kept or --write-dropped cannot be written
+        _error(f"cannot write: {exc}")
         return EXIT_SOURCE
     finally:
         if progress is not None:
@@ -189,17 +225,41 @@ def _stats(args: argparse.Namespace) -> int:
         print(tokenizer_line(stats))
         for name, s in sources:
             print()
-            print(text_report(stats, s, name, bars=bars))
+            print(text_report(stats, s, name, bars=bars, buckets=args.buckets))
+        print()
+        print(job_report(stats))
+    if args.json:  # stdout holds the document alone: the verdict goes to stderr
+        for rejection in stats.readiness.rejections:
+            print(f"tunestats: {rejection}", file=sys.stderr)
+    if args.html is not None:
+        from .view import write_page
+
+        try:
+            write_page(args.html, stats)
+        except OSError as exc:
+            _error(f"{args.html}: cannot write: {exc}")
+            return EXIT_SOURCE
 
     empty = [s.uri for _, s in sources if s.kept == 0]
     if empty:
         _error(f"no valid example in {', '.join(empty)}; see the dropped examples above")
         return EXIT_SOURCE
-    if args.strict and any(s.dropped for _, s in sources):
+    if args.strict and (any(s.dropped for _, s in sources) or not stats.readiness.ready):
         dropped = sum(s.dropped for _, s in sources)
-        _error(f"--strict: {dropped} example(s) dropped")
+        rejected = len(stats.readiness.rejections)
+        _error(f"--strict: {dropped} example(s) dropped; {rejected} job limit(s) broken")
         return EXIT_STRICT
     return EXIT_OK
+
+
+def _html_available() -> bool:
+    """Whether the HTML report's extra is installed (said before counting, not after)."""
+    import importlib.util
+
+    if importlib.util.find_spec("jinja2") is None:
+        _error("--html needs its extra: pip install 'tunestats[html]'")
+        return False
+    return True
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -207,6 +267,8 @@ def _batch(args: argparse.Namespace) -> int:
     from .profiles import UnknownModel
     from .tokenizers import TokenizerError
 
+    if args.html is not None and not _html_available():
+        return EXIT_USAGE
     progress = _progress(args)
     try:
         result = run_batch(
@@ -229,6 +291,14 @@ def _batch(args: argparse.Namespace) -> int:
         f"{len(result.failed)} failed; summary in {result.summary_jsonl} and "
         f"{result.summary_parquet}"
     )
+    if args.html is not None:
+        from .view import write_batch_html
+
+        try:
+            print(f"HTML index in {write_batch_html(args.html, result.rows)}")
+        except OSError as exc:
+            _error(f"{args.html}: cannot write: {exc}")
+            return EXIT_SOURCE
     for row in result.failed:
         _error(row.error or row.uri)
     return EXIT_SOURCE if result.failed else EXIT_OK

@@ -71,12 +71,10 @@ def check_job(
     if validation is not None:
         datasets.append(("validation", validation, validation_format or training_format))
     if limits is not None:
-        for name, result, fmt in datasets:
+        for name, _, fmt in datasets:
             if fmt not in limits.formats:
                 takes = " or ".join(limits.formats)
-                rejections.append(
-                    f"the {name} set is {fmt}; {profile.name} takes {takes} records"
-                )
+                rejections.append(f"the {name} set is {fmt}; {profile.name} takes {takes} records")
         rejections.extend(_training_limits(profile.name, limits, training))
         if validation is not None and limits.max_validation_examples is not None:
             n = validation.examples + validation.dropped

@@ -7,7 +7,8 @@ with reasons. The last stage: it hands strings to the CLI.
 
 from __future__ import annotations
 
-from .accumulate import Distribution, bucket_edges
+from .accumulate import Distribution, DropGroup, bucket_edges
+from .drops import KINDS, path_pattern
 from .report import step_count
 from .results import SourceStats, Stats
 
@@ -23,17 +24,25 @@ def _sparkline(buckets: list[tuple[int, int, int]], lo: int, hi: int, bars: str)
     return "".join(bars[0 if c == 0 else max(1, round(c / top * 8))] for c in cells)
 
 
-def _row(name: str, d: Distribution | None, bars: str) -> str:
+def _row(name: str, d: Distribution | None, bars: str, buckets: bool = False) -> str:
     if d is None:
         return f"  {name:<18} -"
-    return (
+    row = (
         f"  {name:<18} {d.sum:>12,} {d.min:>8,} {d.p5:>8,} {d.median:>8,} {d.mean:>10,.1f} "
         f"{d.p95:>8,} {d.max:>8,}  {_sparkline(d.buckets, d.min, d.max, bars)}"
     )
+    if buckets:
+        cells = [f"{left:,}-{right:,}: {count:,}" for count, left, right in d.buckets]
+        row += "\n" + f"  {'':<18} buckets " + ", ".join(cells)
+    return row
 
 
 def text_report(
-    stats: Stats, source: SourceStats, title: str, max_reasons: int = 20, bars: str = BARS
+    stats: Stats,
+    source: SourceStats,
+    title: str,
+    bars: str = BARS,
+    buckets: bool = False,
 ) -> str:
     r = source.result
     supervised = stats.task == "supervised"
@@ -45,11 +54,11 @@ def text_report(
         "",
         f"  {'':<18} {'sum':>12} {'min':>8} {'p5':>8} {'median':>8} {'mean':>10} "
         f"{'p95':>8} {'max':>8}  histogram",
-        _row("input tokens", r.input_tokens, bars),
+        _row("input tokens", r.input_tokens, bars, buckets),
     ]
     if supervised:
-        lines.append(_row("output tokens", r.output_tokens, bars))
-    lines.append(_row("messages/example", r.messages, bars))
+        lines.append(_row("output tokens", r.output_tokens, bars, buckets))
+    lines.append(_row("messages/example", r.messages, bars, buckets))
     lines.append("")
     training = source is stats.training
     billable = f"  billable tokens {r.billable_tokens:,} per epoch"
@@ -70,11 +79,34 @@ def text_report(
         )
     if r.dropped:
         lines.append("")
-        lines.append(f"  dropped examples ({r.dropped:,}):")
-        lines.extend(f"    {reason}" for reason in r.dropped_reasons[:max_reasons])
-        hidden = r.dropped - min(len(r.dropped_reasons), max_reasons)
-        if hidden:
-            lines.append(f"    ... and {hidden:,} more (all listed indices with --json)")
+        lines.append(f"  dropped examples ({r.dropped:,}), by kind:")
+        lines.extend(_drop_group(group) for group in r.drop_groups)
+    return "\n".join(lines)
+
+
+def _drop_group(group: DropGroup) -> str:
+    """A kind of drop: how many, what they share, the fix, and the first lines."""
+    kind = KINDS[group.code]
+    where = f" at {path_pattern(group.path)}" if group.path else ""
+    out = [f"    {group.count:>7,}  {group.code}: {kind.title}{where}", f"{'':13}fix: {kind.hint}"]
+    out.extend(f"{'':13}{reason}" for _, reason in group.examples)
+    if group.count > len(group.examples):
+        out.append(f"{'':13}... and {group.count - len(group.examples):,} more like these")
+    return "\n".join(out)
+
+
+def job_report(stats: Stats) -> str:
+    """The job as a whole: would Vertex take it (SPEC §8), and what it would cost."""
+    readiness = stats.readiness
+    lines = ["job:"]
+    if readiness.ready:
+        lines.append(f"  Vertex would accept this job for {stats.model}")
+    lines.extend(f"  {rejection}" for rejection in readiness.rejections)
+    lines.extend(f"  warning: {warning}" for warning in readiness.warnings)
+    if stats.cost is not None:
+        lines.append(f"  cost: {stats.cost.text}")
+        if stats.cost.epochs_note:
+            lines.append(f"        {stats.cost.epochs_note}")
     return "\n".join(lines)
 
 

@@ -33,6 +33,8 @@ from ..source import (
     splittable_size,
     stat_source,
 )
+from ..text import tokenizer_line
+from ..view import record_views
 
 # The smallest byte range of a split dataset in tunestats.beam, where workers are machines and
 # each range costs a task. (The local batch splits like ``stats --jobs``: Options.shard_bytes.)
@@ -40,6 +42,8 @@ BATCH_SHARD_BYTES = 64 << 20
 
 
 RECORD_SUFFIX = ".stats.json"
+# What a record holds changed (2: drop codes, readiness, cost): older records are recomputed.
+RECORD_VERSION = 2
 
 
 SUMMARY_NAME = "summary"
@@ -64,6 +68,8 @@ class Row:
     input_max: int | None = None
     output_p95: int | None = None
     output_max: int | None = None
+    ready: bool | None = None  # Vertex would accept the job (SPEC §8)
+    rejections: str | None = None  # why not: the "Vertex would reject this job" sentences
     record: str | None = None  # where the dataset's record is
     error: str | None = None
 
@@ -168,6 +174,7 @@ def options_key(run: Plan) -> dict[str, Any]:
     key = numbers_options(run.options)
     key["model"] = run.profile.name
     key["tokenizer"] = run.choice.tokenizer.name
+    key["record"] = RECORD_VERSION
     return key
 
 
@@ -227,6 +234,7 @@ def make_record(
     stats = make_stats(run, source)
     r = source.result
     outputs = r.output_tokens if stats.task == "supervised" else None  # SPEC §6: none reported
+    views = record_views(stats)
     return {
         **_version(info),
         "format": fmt,
@@ -245,7 +253,11 @@ def make_record(
             "input_max": r.input_tokens.max if r.input_tokens else None,
             "output_p95": outputs.p95 if outputs else None,
             "output_max": outputs.max if outputs else None,
+            "ready": stats.readiness.ready,
+            "rejections": "; ".join(stats.readiness.rejections) or None,
         },
+        "tokenizerLine": tokenizer_line(stats),
+        **views,
         "tuningDataStats": stats.to_dict(),
     }
 
@@ -339,7 +351,7 @@ def _parquet_bytes(rows: list[Row]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types = {"mtime": pa.float64(), "size": pa.int64(), "exact": pa.bool_()}
+    types = {"mtime": pa.float64(), "size": pa.int64(), "exact": pa.bool_(), "ready": pa.bool_()}
     for name in Row.__dataclass_fields__:
         kind = Row.__dataclass_fields__[name].type
         if name not in types:
@@ -401,12 +413,13 @@ def table(rows: list[Row]) -> str:
         "in max",
         "out p95",
         "out max",
+        "ready",
         "status",
     )
     body = []
     for r in rows:
         if r.status == "failed":
-            body.append((r.uri, "", "", "", "", "", "", "", "", "", f"FAILED: {r.error}"))
+            body.append((r.uri, "", "", "", "", "", "", "", "", "", "", f"FAILED: {r.error}"))
             continue
         cells = (
             r.examples,
@@ -418,7 +431,8 @@ def table(rows: list[Row]) -> str:
             r.output_max,
         )
         numbers = ("-" if c is None else f"{c:,}" for c in cells)
-        body.append((r.uri, r.format or "", _tokenizer_cell(r), *numbers, r.status))
+        ready = "-" if r.ready is None else "yes" if r.ready else "NO"
+        body.append((r.uri, r.format or "", _tokenizer_cell(r), *numbers, ready, r.status))
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head) - 1)]
     out = []
     for cells in [head, *body]:

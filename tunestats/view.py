@@ -1,0 +1,267 @@
+"""View: a run's results as the plain values that the HTML pages and the batch records show.
+
+From :class:`~tunestats.results.Stats` (or a batch record) to the *page model* that
+:mod:`tunestats.html` renders (its shape is documented there): what was read, the tokenizer
+and whether it is exact, readiness, cost, and per dataset the totals, distributions, drop
+groups (code, count, hint, first lines) and samples. Also the parts of a batch record that
+say the same (``droppedByCode``, ``dropGroups``, ``readiness``, ``cost``), so that a batch
+page is built from its record alone.
+
+Hands to the CLI and the batch: dicts, and the HTML files written from them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import asdict
+from typing import Any
+
+from .accumulate import DatasetResult, Distribution
+from .cost import Cost
+from .drops import KINDS, path_pattern
+from .readiness import Readiness
+from .report import step_count
+from .results import SourceStats, Stats
+
+_DISTRIBUTIONS = (
+    ("input tokens", "userInputTokenDistribution", "input_tokens"),
+    ("output tokens", "userOutputTokenDistribution", "output_tokens"),
+    ("messages per example", "userMessagePerExampleDistribution", "messages"),
+)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso(mtime: float | None) -> str | None:
+    if mtime is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tunestats")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def distribution_view(name: str, field: str, d: Distribution) -> dict[str, Any]:
+    return {
+        "name": name,
+        "field": field,
+        "sum": d.sum,
+        "min": d.min,
+        "max": d.max,
+        "mean": d.mean,
+        "median": d.median,
+        "p5": d.p5,
+        "p95": d.p95,
+        "buckets": [{"count": c, "left": lo, "right": hi} for c, lo, hi in d.buckets],
+    }
+
+
+def drop_groups_view(result: DatasetResult) -> list[dict[str, Any]]:
+    """The dropped lines by kind, most frequent first: code, title, hint, count, first lines."""
+    return [
+        {
+            "code": g.code,
+            "title": KINDS[g.code].title,
+            "hint": KINDS[g.code].hint,
+            "count": g.count,
+            "path": path_pattern(g.path) if g.path else None,
+            "examples": [{"line": line, "reason": reason} for line, reason in g.examples],
+        }
+        for g in result.drop_groups
+    ]
+
+
+def dataset_view(name: str, source: SourceStats, stats: Stats) -> dict[str, Any]:
+    r = source.result
+    training = source is stats.training
+    shown = _DISTRIBUTIONS if stats.task == "supervised" else _DISTRIBUTIONS[::2]
+    return {
+        "name": name,
+        "uri": source.uri,
+        "format": source.format,
+        "lines": r.lines,
+        "kept": r.examples,
+        "dropped": r.dropped,
+        "blank": r.blank,
+        "characters": r.characters,
+        "billableCharacters": r.billable_characters,
+        "billableTokens": r.billable_tokens,
+        "images": r.images,
+        "uncountedMedia": r.uncounted_media,
+        "steps": step_count(r.examples, stats.epochs, stats.batch_size) if training else None,
+        "distributions": [
+            distribution_view(label, field, getattr(r, attr))
+            for label, field, attr in shown
+            if getattr(r, attr) is not None
+        ],
+        "dropGroups": drop_groups_view(r),
+        "samples": [
+            {"role": content["role"], "text": content["parts"][0]["text"]} for content in r.samples
+        ],
+    }
+
+
+def readiness_view(readiness: Readiness) -> dict[str, Any]:
+    return {
+        "ready": readiness.ready,
+        "rejections": list(readiness.rejections),
+        "warnings": list(readiness.warnings),
+    }
+
+
+def cost_view(cost: Cost | None) -> dict[str, Any] | None:
+    if cost is None:
+        return None
+    return {
+        "text": cost.text,
+        "amount": cost.amount,
+        "perEpoch": cost.per_epoch,
+        "pricePerMillion": cost.price,
+        "priceDate": cost.price_date,
+        "priceUrl": cost.price_url,
+        "priceOrigin": cost.price_origin,
+        "epochs": cost.epochs,
+        "epochsNote": cost.epochs_note,
+        "trainingTokens": cost.training_tokens,
+    }
+
+
+def page_model(stats: Stats) -> dict[str, Any]:
+    """The page of one run (``tunestats stats SOURCE --html PATH``)."""
+    from .text import tokenizer_line
+
+    training = stats.training
+    info = training.info
+    datasets = [dataset_view("training", training, stats)]
+    if stats.validation is not None:
+        datasets.append(dataset_view("validation", stats.validation, stats))
+    return {
+        "title": os.path.basename(training.uri.rstrip("/")) or training.uri,
+        "generated": _now(),
+        "version": _version(),
+        "source": {
+            "uri": training.uri,
+            "generation": info.generation if info else None,
+            "mtime": _iso(info.mtime) if info else None,
+            "size": info.size if info else None,
+            "format": training.format,
+            "task": stats.task,
+            "model": stats.model,
+        },
+        "tokenizer": {"name": stats.tokenizer, "exact": stats.exact, "line": tokenizer_line(stats)},
+        "readiness": readiness_view(stats.readiness),
+        "cost": cost_view(stats.cost),
+        "datasets": datasets,
+    }
+
+
+def write_page(path: str, stats: Stats) -> None:
+    """Write the run's HTML page to ``path`` (local or any fsspec URL)."""
+    from .batch.records import write_bytes
+    from .html import render_page
+
+    write_bytes(path, render_page(page_model(stats)).encode("utf-8"))
+
+
+# --- batch ----------------------------------------------------------------------------------
+
+
+def record_views(stats: Stats) -> dict[str, Any]:
+    """What a batch record adds about its dataset: drops by code, readiness and cost (kept
+    out of the TuningDataStats document, whose schema is Google's)."""
+    r = stats.training.result
+    return {
+        "ready": stats.readiness.ready,
+        "readiness": readiness_view(stats.readiness),
+        "droppedByCode": r.dropped_by_code,
+        "dropGroups": drop_groups_view(r),
+        "cost": cost_view(stats.cost),
+        "page": dataset_view("training", stats.training, stats),
+    }
+
+
+def record_page_model(record: dict[str, Any]) -> dict[str, Any]:
+    """The page of one dataset of a batch, from its record alone."""
+    return {
+        "title": os.path.basename(record["uri"].rstrip("/")) or record["uri"],
+        "generated": _now(),
+        "version": _version(),
+        "source": {
+            "uri": record["uri"],
+            "generation": record.get("generation"),
+            "mtime": _iso(record.get("mtime")),
+            "size": record.get("size"),
+            "format": record["format"],
+            "task": record["task"],
+            "model": record["model"],
+        },
+        "tokenizer": {
+            "name": record["tokenizer"],
+            "exact": record["exactTokenCounts"],
+            "line": record.get("tokenizerLine", record["tokenizer"]),
+        },
+        "readiness": record["readiness"],
+        "cost": record["cost"],
+        "datasets": [record["page"]],
+    }
+
+
+def index_model(rows: list[Any], pages: dict[str, str]) -> dict[str, Any]:
+    """The index of a batch: one row per dataset, linking to its page (``pages``: uri ->
+    relative link)."""
+    out = []
+    for row in rows:
+        values = asdict(row)
+        out.append(
+            {
+                "uri": row.uri,
+                "status": row.status,
+                "format": row.format,
+                "tokenizer": row.tokenizer,
+                "exact": row.exact,
+                "examples": row.examples,
+                "dropped": row.dropped,
+                "billableTokens": row.billable_tokens,
+                "inputP95": row.input_p95,
+                "outputP95": row.output_p95,
+                "ready": values.get("ready"),
+                "rejections": list(values.get("rejections") or []),
+                "cost": values.get("cost"),
+                "page": pages.get(row.uri),
+                "error": row.error,
+            }
+        )
+    return {"title": "tunestats batch", "generated": _now(), "version": _version(), "rows": out}
+
+
+def write_batch_html(folder: str, rows: list[Any]) -> str:
+    """Write ``folder/index.html`` and a page per counted dataset (from its record, under
+    ``folder/pages/``, named as the records are); return the index's path."""
+    import json
+
+    from .batch.records import RECORD_SUFFIX, join_path, read_bytes, record_path, write_bytes
+    from .html import render_index, render_page
+
+    pages: dict[str, str] = {}
+    for row in rows:
+        if row.record is None:
+            continue
+        record = json.loads(read_bytes(row.record))
+        if "page" not in record:  # a record made before pages existed: no page for it
+            continue
+        relative = record_path("pages", row.uri).removesuffix(RECORD_SUFFIX) + ".html"
+        write_bytes(join_path(folder, relative), render_page(record_page_model(record)).encode())
+        pages[row.uri] = relative
+    index = join_path(folder, "index.html")
+    write_bytes(index, render_index(index_model(rows, pages)).encode())
+    return index
