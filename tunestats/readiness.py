@@ -123,10 +123,9 @@ def _training_limits(model: str, limits: JobLimits, training: DatasetResult) -> 
     if with_media and (most is None or most > MEDIA_EXAMPLES):
         most = MEDIA_EXAMPLES
     if most is not None and examples > most:
-        kind = "with media" if with_media else "text-only"
+        kind = "examples with media" if with_media else "text-only examples"
         out.append(
-            f"the training set has {examples:,} examples; {model} takes at most {most:,} "
-            f"{kind} examples"
+            f"the training set has {examples:,} examples; {model} takes at most {most:,} {kind}"
         )
     if limits.min_examples is not None and training.examples < limits.min_examples:
         out.append(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -67,8 +68,41 @@ DISTRIBUTIONS = (
     "userOutputTokenDistribution",
     "userMessagePerExampleDistribution",
 )
-FAQ = CORPUS / "palm" / "gemini_faq_gdg.jsonl"  # 14 PaLM-format pairs
-TOY_CHAT = CORPUS / "openai" / "toy_chat_cookbook.jsonl"  # 5 OpenAI chats
+
+
+def as_gemini(path: Path) -> Path:
+    """A corpus file rewritten as gemini records, under the same folder and file names (a
+    Gemini job takes only these: SPEC §8; the emulator fails a job in another format)."""
+    out = _CONVERTED / path.parent.name / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    records = []
+    for line in path.read_bytes().splitlines():
+        record = json.loads(line)
+        if "input_text" in record or "prompt" in record:
+            pair = (
+                ("input_text", "output_text")
+                if "input_text" in record
+                else ("prompt", "completion")
+            )
+            turns = [("user", record[pair[0]]), ("model", record[pair[1]])]
+            system = None
+        else:
+            messages = record["messages"]
+            system = messages[0]["content"] if messages[0]["role"] == "system" else None
+            roles = {"user": "user", "assistant": "model"}
+            turns = [(roles[m["role"]], m["content"]) for m in messages if m["role"] != "system"]
+        gemini: dict[str, Any] = {}
+        if system is not None:
+            gemini["systemInstruction"] = {"parts": [{"text": system}]}
+        gemini["contents"] = [{"role": r, "parts": [{"text": t}]} for r, t in turns]
+        records.append(json.dumps(gemini, ensure_ascii=False))
+    out.write_text("\n".join(records) + "\n", encoding="utf-8")
+    return out
+
+
+_CONVERTED = Path(tempfile.mkdtemp(prefix="tunestats-emulator-corpus-"))
+FAQ = as_gemini(CORPUS / "palm" / "gemini_faq_gdg.jsonl")  # 14 pairs, as gemini records
+TOY_CHAT = as_gemini(CORPUS / "openai" / "toy_chat_cookbook.jsonl")  # 5 chats, as gemini
 PROMPT_COMPLETION = CORPUS / "openai" / "laa_prompt_completion.jsonl"  # 94 legacy pairs
 BATCH_PREDICTIONS = CORPUS / "distill" / "batch_predictions_flash.jsonl"  # no SFT format
 GLUCOSE = CORPUS / "gemini" / "patient_glucose_sysinstr.jsonl"  # 1 Gemini example
@@ -291,8 +325,9 @@ def put(bucket: Any, path: Path, key: str | None = None) -> str:
 
 
 def mixed_faq(bucket: Any) -> str:
-    """The FAQ corpus file with a record of no format and a line of no JSON after line 5."""
-    lines = FAQ.read_bytes().splitlines()
+    """The FAQ corpus file twice, with a record of no format and a line of no JSON after
+    line 5 (2 dropped of 30: under the 10% at which Vertex fails a job)."""
+    lines = FAQ.read_bytes().splitlines() * 2
     data = b"\n".join([*lines[:5], b'{"foo": 1}', b"not json", *lines[5:]]) + b"\n"
     return bucket.put("data/faq-mixed.jsonl", data)
 
@@ -380,13 +415,48 @@ def test_aiplatform_v1beta1_job_with_dropped_records(emulator: Emulator, bucket:
     assert got == proto_stats("v1beta1", expected)
     numbers = key_numbers(got)
     assert numbers == key_numbers(expected)
-    assert numbers["tuningDatasetExampleCount"] == 14
+    assert numbers["tuningDatasetExampleCount"] == 28
     assert numbers["totalTruncatedExampleCount"] == 2
     assert numbers["truncatedExampleIndices"] == [6, 7]
     assert [reason.split(":")[0] for reason in numbers["droppedExampleReasons"]] == [
         "line 6",
         "line 7",
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (
+            b"not json\n" * 2,
+            "2 of the 16 training examples (12.5%) are dropped; Vertex fails a job before "
+            "training when more than 10% are",
+        ),
+        (None, "the training set is palm; gemini-2.0-flash-001 takes gemini records"),
+    ],
+)
+def test_a_job_vertex_would_reject_fails_with_the_reason(
+    emulator: Emulator, bucket: Any, data: bytes | None, reason: str
+) -> None:
+    """SPEC §8: the job fails, with the words of ``tunestats stats``."""
+    if data is None:
+        uri = put(bucket, CORPUS / "palm" / "gemini_faq_gdg.jsonl", "data/palm-faq.jsonl")
+    else:
+        uri = bucket.put("data/faq-rejected.jsonl", FAQ.read_bytes() + data)
+    client = aip(emulator, "v1")
+    created = client.create_tuning_job(
+        parent=PARENT,
+        tuning_job={
+            "base_model": "gemini-2.0-flash-001",
+            "supervised_tuning_spec": {"training_dataset_uri": uri},
+        },
+    )
+    job = wait_aip(client, created.name)
+    assert job.state.name == "JOB_STATE_FAILED"
+    assert job.error.code == 3  # INVALID_ARGUMENT
+    assert job.error.message == f"Vertex would reject this job: {reason}"
+    stats = tunestats.compute(uri, model="gemini-2.0-flash-001", tokenizer="cl100k_base")
+    assert stats.readiness.rejections == [job.error.message]
 
 
 def test_vertexai_sft_job_with_validation_dataset(
@@ -437,7 +507,7 @@ def test_vertexai_sft_job_with_validation_dataset(
 def test_genai_job_succeeds_with_the_stats_of_tunestats(
     emulator: Emulator, bucket: Any, api_version: str
 ) -> None:
-    uri, validation = put(bucket, PROMPT_COMPLETION), mixed_faq(bucket)
+    uri, validation = put(bucket, as_gemini(PROMPT_COMPLETION)), mixed_faq(bucket)
     client = gclient(emulator, api_version)
     created = client.tunings.tune(
         base_model="gemini-2.5-flash-lite",

@@ -74,6 +74,11 @@ def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str 
                 f"The {name} dataset {source.uri} has no valid example "
                 f"({source.dropped} dropped); first offending lines: {first}",
             )
+    if not stats.readiness.ready:  # SPEC §8: the job-level limits, in the same words
+        from ..readiness import REJECT
+
+        reasons = [r.removeprefix(REJECT) for r in stats.readiness.rejections]
+        return Counted(None, REJECT + "; ".join(reasons))
     return Counted(stats.to_dict())
 
 
