@@ -77,6 +77,11 @@ KINDS: dict[str, DropKind] = {
             'write "model" for the assistant\'s turns (Gemini roles are "user" and "model")',
         ),
         DropKind(
+            "role-model",
+            'role "model" in an OpenAI chat',
+            'write "assistant" for the model\'s turns, or give --format gemini-messages',
+        ),
+        DropKind(
             "role-system",
             'role "system" in contents',
             'move the system prompt to systemInstruction: {"parts": [{"text": ...}]}',
@@ -104,8 +109,7 @@ KINDS: dict[str, DropKind] = {
         DropKind(
             "no-model-turn",
             "no model turn to learn from",
-            "these look like prompts: for distillation give --task distillation; for supervised "
-            "tuning add the model's answer",
+            "these look like prompts: try --task distillation, or add the model's answer",
         ),
         DropKind(
             "missing-field",
@@ -211,6 +215,8 @@ def _role_code(problem: str) -> str:
         return "role-assistant"
     if problem.startswith('is "system"') and '"model"' in problem:
         return "role-system"
+    if problem.startswith('is "model"') and '"assistant"' in problem:
+        return "role-model"
     return "bad-role"
 
 
