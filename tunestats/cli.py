@@ -181,6 +181,7 @@ def _error(message: str) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from .outputs import OutputError
     from .pipeline import compute
     from .profiles import UnknownModel
     from .report import dumps
@@ -206,8 +207,8 @@ def _stats(args: argparse.Namespace) -> int:
     except SourceError as exc:
         _error(str(exc))
         return EXIT_SOURCE
-    except OSError as exc:  # --write-kept or --write-dropped cannot be written
-        _error(f"cannot write: {exc}")
+    except OutputError as exc:  # --write-kept or --write-dropped cannot be written
+        _error(str(exc))
         return EXIT_SOURCE
     finally:
         if progress is not None:

@@ -15,6 +15,7 @@ Hands to the pipeline: :class:`Outputs` (the two destinations) and its sinks.
 from __future__ import annotations
 
 import base64
+import errno
 import bisect
 import contextlib
 import os
@@ -23,7 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 import orjson
@@ -42,6 +43,10 @@ def dropped_record(line: int, problem: str, code: str, raw: bytes) -> bytes:
     return orjson.dumps(record) + b"\n"
 
 
+class Writable(Protocol):
+    def write(self, data: bytes) -> Any: ...
+
+
 class LineSink:
     """Writes the kept and dropped lines of the blocks given to it (either stream may be None).
 
@@ -50,7 +55,7 @@ class LineSink:
     """
 
     def __init__(
-        self, kept: IO[bytes] | None, dropped: IO[bytes] | None, raw_drops: bool = False
+        self, kept: Writable | None, dropped: Writable | None, raw_drops: bool = False
     ) -> None:
         self.kept = kept
         self.dropped = dropped
@@ -72,7 +77,7 @@ class LineSink:
             for line, problem, code in sorted(drops):
                 raw = raws[bisect.bisect_left(numbers, line)]
                 if self.raw_drops:
-                    pickle.dump((line, problem, code, raw), self.dropped)
+                    self.dropped.write(pickle.dumps((line, problem, code, raw)))
                 else:
                     self.dropped.write(dropped_record(line, problem, code, raw))
 
@@ -90,7 +95,7 @@ class Outputs:
     @contextlib.contextmanager
     def sink(self) -> Iterator[LineSink]:
         """A sink writing straight to the destinations; they appear only if all went well."""
-        with _opened(self.kept) as kept, _opened(self.dropped) as dropped:
+        with _opened_all(self) as (kept, dropped):
             yield LineSink(kept, dropped)
 
     @contextlib.contextmanager
@@ -112,7 +117,7 @@ class Outputs:
         self, parts: list[tuple[str | None, str | None]], first_lines: list[int]
     ) -> None:
         """Write the shards' files in order; shard ``k``'s lines follow ``first_lines[k]``."""
-        with _opened(self.kept) as kept, _opened(self.dropped) as dropped:
+        with _opened_all(self) as (kept, dropped):
             for (kept_part, dropped_part), before in zip(parts, first_lines):
                 if kept is not None and kept_part is not None:
                     with open(kept_part, "rb") as f:
@@ -141,48 +146,113 @@ def _pickles(path: str) -> Iterator[Any]:
                 return
 
 
-@contextlib.contextmanager
-def _opened(path: str | None) -> Iterator[BinaryIO | None]:
-    """A destination opened for writing, compressed by its suffix; local files atomically."""
-    if path is None:
-        yield None
-        return
-    compression = uris.compression(path)
-    if uris.is_local(path):
-        local = uris.local_path(path)
-        folder = os.path.dirname(os.path.abspath(local))
-        fd, tmp = tempfile.mkstemp(prefix=".tunestats-", dir=folder)
+class OutputError(Exception):
+    """A destination cannot be written; the message names it."""
+
+
+class _Destination:
+    """One output file: written under a temporary name (local) or streamed (fsspec), and made
+    visible by :meth:`commit`, or removed by :meth:`discard`."""
+
+    def __init__(self, path: str, option: str) -> None:
+        self.path, self.option = path, option
+        self.tmp: str | None = None
+        self.raw: Any = None
         try:
-            with os.fdopen(fd, "wb") as raw, _compressed(raw, compression) as f:
-                yield f
-            os.replace(tmp, local)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            raise
-        return
-    from .source import filesystem_and_path
+            if uris.is_local(path):
+                local = uris.local_path(path)
+                if os.path.isdir(local):  # else the rename at the end would fail, too late
+                    raise IsADirectoryError(errno.EISDIR, "is a directory", local)
+                folder, name = os.path.split(os.path.abspath(local))
+                # A name of our own, opened with "x": the umask applies, as to any new file.
+                self.tmp = os.path.join(folder, f".{name}.tunestats-{os.getpid()}-{id(self):x}")
+                self.raw = open(self.tmp, "xb")  # noqa: SIM115 (closed by finish or discard)
+            else:
+                from .source import filesystem_and_path
 
-    fs, inner = filesystem_and_path(path)
-    raw = fs.open(inner, "wb")
-    try:
-        with _compressed(raw, compression) as f:
-            yield f
-    except BaseException:
-        # Closing an fsspec file commits what it holds: discard it, so that no object is made.
-        discard = getattr(raw, "discard", None)
-        with contextlib.suppress(Exception):
-            discard() if discard is not None else raw.close()
-        raise
-    raw.close()
+                fs, inner = filesystem_and_path(path)
+                self.raw = fs.open(inner, "wb")
+            self.file = _compressor(self.raw, uris.compression(path))
+        except Exception as exc:
+            error = self.error(exc)
+            self.discard()
+            raise error from exc
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.file.write(data)
+        except Exception as exc:
+            raise self.error(exc) from exc
+
+    def error(self, exc: BaseException) -> OutputError:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if uris.is_local(self.path) and isinstance(exc, OSError) and exc.strerror:
+            reason = exc.strerror  # not the temporary name, which the user never gave
+        return OutputError(f"{self.option} {self.path}: cannot write: {reason}")
+
+    def finish(self) -> None:
+        """Flush and close (the data is complete); local files are not yet renamed."""
+        try:
+            if self.file is not self.raw:
+                self.file.close()
+            self.raw.close()  # an fsspec file commits its object here
+        except Exception as exc:
+            error = self.error(exc)
+            self.discard()
+            raise error from exc
+
+    def commit(self) -> None:
+        if self.tmp is not None:
+            try:
+                os.replace(self.tmp, uris.local_path(self.path))
+            except OSError as exc:
+                error = self.error(exc)
+                self.discard()
+                raise error from exc
+            self.tmp = None
+
+    def discard(self) -> None:
+        if self.raw is not None and self.tmp is None:
+            # Closing an fsspec file commits what it holds: discard it, so no object is made.
+            discard = getattr(self.raw, "discard", None)
+            with contextlib.suppress(Exception):
+                discard() if discard is not None else None
+        elif self.raw is not None:
+            with contextlib.suppress(Exception):
+                self.raw.close()
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(self.tmp)
+            self.tmp = None
 
 
 @contextlib.contextmanager
-def _compressed(raw: BinaryIO, compression: str | None) -> Iterator[BinaryIO]:
+def _opened_all(outputs: Outputs) -> Iterator[tuple[_Destination | None, _Destination | None]]:
+    """Both destinations, opened; they appear together once the block ends well (local
+    files are renamed last, after every file is complete), else neither does."""
+    opened: list[_Destination] = []
+    try:
+        if outputs.kept is not None:
+            opened.append(_Destination(outputs.kept, "--write-kept"))
+        if outputs.dropped is not None:
+            opened.append(_Destination(outputs.dropped, "--write-dropped"))
+        yield (
+            next((d for d in opened if d.path == outputs.kept), None),
+            next((d for d in opened if d.path == outputs.dropped), None),
+        )
+        for destination in opened:
+            destination.finish()
+        for destination in opened:
+            destination.commit()
+    except BaseException:
+        for destination in opened:
+            destination.discard()
+        raise
+
+
+def _compressor(raw: BinaryIO, compression: str | None) -> BinaryIO:
     if compression is None:
-        yield raw
-        return
+        return raw
     from fsspec.compression import compr
 
-    with compr[compression](raw, mode="wb") as f:
-        yield f
+    return compr[compression](raw, mode="wb")

@@ -47,8 +47,13 @@ def compute(
     at all, ``ValueError`` for bad options.
     """
     run = plan(Options(**options))
-    training = run_source(source, run, progress, Outputs(write_kept, write_dropped))
-    checked = run_source(validation, run, progress) if validation is not None else None
+    outputs = Outputs(write_kept, write_dropped)
+    checked = None
+    if validation is not None and outputs:  # a validation set that fails leaves no files
+        checked = run_source(validation, run, progress)
+    training = run_source(source, run, progress, outputs)
+    if validation is not None and checked is None:
+        checked = run_source(validation, run, progress)
     return make_stats(run, training, checked)
 
 
