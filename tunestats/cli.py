@@ -292,6 +292,9 @@ def _batch(args: argparse.Namespace) -> int:
         f"{len(result.failed)} failed; summary in {result.summary_jsonl} and "
         f"{result.summary_parquet}"
     )
+    rejected = sum(r.ready is False for r in result.rows)
+    if rejected:
+        print(f"{rejected} of them Vertex would reject (the summary's `rejections` say why)")
     if args.html is not None:
         from .view import write_batch_html
 

@@ -15,9 +15,9 @@ Hands to the pipeline: :class:`Outputs` (the two destinations) and its sinks.
 from __future__ import annotations
 
 import base64
-import errno
 import bisect
 import contextlib
+import errno
 import os
 import pickle
 import shutil
