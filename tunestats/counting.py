@@ -5,7 +5,8 @@ invalid lines go straight to the accumulator), its texts are counted (the memo a
 tokenizer), the too-long rule is applied and the kept examples are accumulated. Counting runs
 on a thread of its own while the next block is parsed.
 
-Hands to the caller: an :class:`~tunestats.accumulate.Accumulator` and how many lines were JSON.
+Hands to the caller: an :class:`~tunestats.accumulate.Accumulator` and how many lines were JSON;
+to a :class:`~tunestats.outputs.LineSink`, if given, each block's kept and dropped lines.
 """
 
 from __future__ import annotations
