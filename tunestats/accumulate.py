@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .drops import path_pattern
+
 MAX_DROPPED_LISTED = 1000  # SPEC §4
 MAX_SAMPLES = 3  # SPEC §5
 MAX_GROUP_EXAMPLES = 3  # the first lines shown for each kind of drop
@@ -111,8 +113,8 @@ class Distribution:
 
 @dataclass(frozen=True)
 class DropGroup:
-    """The dropped lines of one kind (a code of ``tunestats.drops.KINDS``): how many, and the
-    first of them with their reasons and the JSON path of the first."""
+    """The dropped lines of one kind: a code of ``tunestats.drops.KINDS`` at one JSON path
+    (indices as ``[*]``; empty for the whole line); how many, and the first with reasons."""
 
     code: str
     count: int
@@ -141,7 +143,7 @@ class DatasetResult:
     dropped: int
     dropped_lines: list[int]
     dropped_reasons: list[str]
-    drop_groups: list[DropGroup]  # by kind, most lines first (then by code)
+    drop_groups: list[DropGroup]  # by kind, most lines first (then by code and path)
     samples: list[dict[str, Any]]
     lines: int
     blank: int
@@ -151,7 +153,10 @@ class DatasetResult:
 
     @property
     def dropped_by_code(self) -> dict[str, int]:
-        return {g.code: g.count for g in self.drop_groups}
+        counts: dict[str, int] = {}
+        for group in self.drop_groups:
+            counts[group.code] = counts.get(group.code, 0) + group.count
+        return counts
 
 
 def _merge_counts(mine: ValueCounts, theirs: ValueCounts, _: Any) -> ValueCounts:
@@ -205,9 +210,12 @@ class Accumulator:
     dropped_first: list[tuple[int, str]] = field(
         default_factory=list, metadata={"merge": "first", "limit": MAX_DROPPED_LISTED}
     )
-    # Every drop's kind: a count per code, and the first (line, problem, path) of each code.
-    dropped_by_code: Counter[str] = field(default_factory=Counter, metadata={"merge": "tally"})
-    drop_examples: dict[str, list[tuple[int, str, str]]] = field(
+    # Every drop's kind, (code, JSON path with indices as [*]): a count per kind, and the
+    # first (line, problem) of each.
+    drop_kinds: Counter[tuple[str, str]] = field(
+        default_factory=Counter, metadata={"merge": "tally"}
+    )
+    drop_examples: dict[tuple[str, str], list[tuple[int, str]]] = field(
         default_factory=dict, metadata={"merge": "first by key", "limit": MAX_GROUP_EXAMPLES}
     )
     media_examples: int = field(default=0, metadata={"merge": "sum"})
@@ -249,10 +257,11 @@ class Accumulator:
         if len(first) < MAX_DROPPED_LISTED or line < first[-1][0]:
             bisect.insort(first, (line, problem))
             del first[MAX_DROPPED_LISTED:]
-        self.dropped_by_code[code] += 1
-        group = self.drop_examples.setdefault(code, [])
+        kind = (code, path_pattern(path))
+        self.drop_kinds[kind] += 1
+        group = self.drop_examples.setdefault(kind, [])
         if len(group) < MAX_GROUP_EXAMPLES or line < group[-1][0]:
-            bisect.insort(group, (line, problem, path))
+            bisect.insort(group, (line, problem))
             del group[MAX_GROUP_EXAMPLES:]
 
     def wants_sample(self, line: int) -> bool:
@@ -273,8 +282,8 @@ class Accumulator:
         self.dropped_first = [(line + lines, problem) for line, problem in self.dropped_first]
         self.samples = [(line + lines, contents) for line, contents in self.samples]
         self.drop_examples = {
-            code: [(line + lines, problem, path) for line, problem, path in group]
-            for code, group in self.drop_examples.items()
+            kind: [(line + lines, problem) for line, problem in group]
+            for kind, group in self.drop_examples.items()
         }
         self.last_line += lines
         return self
@@ -312,13 +321,13 @@ class Accumulator:
         )
 
     def _drop_groups(self) -> list[DropGroup]:
-        order = sorted(self.dropped_by_code.items(), key=lambda item: (-item[1], item[0]))
+        order = sorted(self.drop_kinds.items(), key=lambda item: (-item[1], item[0]))
         return [
             DropGroup(
                 code,
                 count,
-                self.drop_examples[code][0][2],
-                [(line, reason(line, problem)) for line, problem, _ in self.drop_examples[code]],
+                path,
+                [(line, reason(line, problem)) for line, problem in self.drop_examples[code, path]],
             )
-            for code, count in order
+            for (code, path), count in order
         ]

@@ -237,8 +237,8 @@ def _stats(args: argparse.Namespace) -> int:
 
         try:
             write_page(args.html, stats)
-        except OSError as exc:
-            _error(f"{args.html}: cannot write: {exc}")
+        except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
+            _error(f"--html {args.html}: cannot write: {_first_line(exc)}")
             return EXIT_SOURCE
 
     empty = [s.uri for _, s in sources if s.kept == 0]
@@ -258,9 +258,16 @@ def _html_available() -> bool:
     import importlib.util
 
     if importlib.util.find_spec("jinja2") is None:
-        _error("--html needs its extra: pip install 'tunestats[html]'")
+        from .html import MISSING_EXTRA
+
+        _error(f"--html: {MISSING_EXTRA}")
         return False
     return True
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -292,7 +299,7 @@ def _batch(args: argparse.Namespace) -> int:
         f"{len(result.failed)} failed; summary in {result.summary_jsonl} and "
         f"{result.summary_parquet}"
     )
-    rejected = sum(r.ready is False for r in result.rows)
+    rejected = sum(r.ready is False and r.status != "failed" for r in result.rows)
     if rejected:
         print(f"{rejected} of them Vertex would reject (the summary's `rejections` say why)")
     if args.html is not None:
@@ -300,8 +307,8 @@ def _batch(args: argparse.Namespace) -> int:
 
         try:
             print(f"HTML index in {write_batch_html(args.html, result.rows)}")
-        except OSError as exc:
-            _error(f"{args.html}: cannot write: {exc}")
+        except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
+            _error(f"--html {args.html}: cannot write: {_first_line(exc)}")
             return EXIT_SOURCE
     for row in result.failed:
         _error(row.error or row.uri)

@@ -11,6 +11,7 @@ Hands to the reports: a :class:`Cost` (figures and one sentence that says it is 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -82,4 +83,8 @@ def estimate(
 
 
 def _usd(amount: float) -> str:
-    return f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+    """Cents; below a cent, two significant digits (never a price that rounds to $0.00)."""
+    if amount >= 0.01 or amount == 0:
+        return f"${amount:,.2f}"
+    digits = max(2, -math.floor(math.log10(amount)) + 1)
+    return f"${amount:.{digits}f}"

@@ -61,7 +61,7 @@ def accumulate_blocks(
         if sink is not None:
             sink.block(block.numbers, block.raws, kept, block.drops + too_long)
         if report is not None:
-            report(nbytes, acc.examples + acc.dropped - seen + block.dropped)
+            report(nbytes, acc.examples + acc.dropped - seen + len(block.drops))
 
     with ThreadPoolExecutor(1, thread_name_prefix="tunestats-count") as counting:
         for block in blocks:
@@ -84,8 +84,8 @@ class ParsedBlock:
     numbers: list[int]  # the line number of each non-blank line
     raws: list[bytes]  # those lines
     parsed: int  # how many of them were JSON
-    dropped: int  # how many were dropped while parsing (already in the accumulator)
-    drops: list[tuple[int, str, str]]  # those: (line, problem, code)
+    drops: list[tuple[int, str, str]]  # (line, problem, code) of the lines dropped while
+    # parsing (already in the accumulator)
 
     def raw_of(self, line: int) -> bytes:
         return self.raws[self.numbers.index(line)]
@@ -113,7 +113,7 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
     if block.lines:
         acc.see_line(block.first_line + len(block.lines) - 1)
     if not raws:
-        return ParsedBlock(from_examples([]), numbers, raws, 0, 0, [])
+        return ParsedBlock(from_examples([]), numbers, raws, 0, [])
     line_numbers = np.asarray(numbers, dtype=np.int64)
     fast = None
     if run.options.arrow and len(raws) >= ARROW_MIN_LINES:
@@ -135,7 +135,7 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
             examples.append(outcome)
             parsed += 1
     batch = concat([b for b in (fast_batch, from_examples(examples)) if b is not None])
-    return ParsedBlock(batch, numbers, raws, parsed, len(drops), drops)
+    return ParsedBlock(batch, numbers, raws, parsed, drops)
 
 
 Counted = tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -62,9 +62,14 @@ KINDS: dict[str, DropKind] = {
             'these are batch-prediction inputs: write the value of "request" as the record',
         ),
         DropKind(
+            "batch-output",
+            'a batch-prediction result ({"request": ..., "response": ...})',
+            "add response.candidates[0].content to request.contents, and write that request",
+        ),
+        DropKind(
             "other-format",
             "a record of another format than the file's",
-            "give --format for the file's real format, or convert these records to it",
+            "convert these records to the file's format (Gemini models take gemini records)",
         ),
         DropKind(
             "no-format",
@@ -150,11 +155,15 @@ KINDS: dict[str, DropKind] = {
     )
 }
 
-# Two turns' roles, a problem with the JSON path removed, and the index steps of a path.
+# A role's path, and the index steps of any path.
 _ROLE = re.compile(r"\.role$")
 _INDEX = re.compile(r"\[\d+\]")
-# A line of a pretty-printed object: a lone bracket, or a "key": line.
-_PRETTY = re.compile(rb'^\s*([\[\]{}],?|"[^"]*"\s*:.*)\s*$', re.DOTALL)
+# A line of a pretty-printed record: a lone bracket, a "key": line, or one that ends in a comma
+# or an opening bracket (the rest of its value is on the next lines).
+_PRETTY = re.compile(rb'^\s*([\[\]{}],?|"[^"]*"\s*:.*|.*[,\[{])\s*$', re.DOTALL)
+# JSON strings, which may hold any word; and Python's constants, outside of them.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_PYTHON = re.compile(rb"[:,\[]\s*(True|False|None)\b")
 
 
 def classify(path: str, problem: str, raw: bytes, record: Any = None) -> str:
@@ -176,8 +185,9 @@ def classify(path: str, problem: str, raw: bytes, record: Any = None) -> str:
     if problem.startswith("record has "):
         return "other-format"
     if problem.startswith("record matches no format"):
-        wrapped = isinstance(record, dict) and isinstance(record.get("request"), dict)
-        return "batch-request" if wrapped else "no-format"
+        if isinstance(record, dict) and isinstance(record.get("request"), dict):
+            return "batch-output" if "response" in record else "batch-request"
+        return "no-format"
     if path.endswith(".data") or "at most 20 MB" in problem:
         return "bad-inline-data"
     if _ROLE.search(path):
@@ -197,7 +207,7 @@ def classify(path: str, problem: str, raw: bytes, record: Any = None) -> str:
 
 def _not_json(raw: bytes) -> str:
     head = raw.lstrip()
-    if head.startswith((b"{'", b"[{'")) or re.search(rb"[:,\[]\s*(True|False|None)\b", raw):
+    if head.startswith((b"{'", b"[{'")) or _PYTHON.search(_STRING.sub(b'""', raw)):
         return "python-repr"
     if _PRETTY.match(raw):
         return "pretty-printed"

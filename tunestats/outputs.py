@@ -92,6 +92,20 @@ class Outputs:
     def __bool__(self) -> bool:
         return self.kept is not None or self.dropped is not None
 
+    def check(self, *sources: str | None) -> None:
+        """ValueError when the two destinations are one file, or one is a source: the run
+        would overwrite what it reads, or one output the other."""
+        named = [(option, path) for option, path in self._options() if path is not None]
+        seen = {_same_file_key(s): f"the source {s}" for s in sources if s not in (None, "-")}
+        for option, path in named:
+            key = _same_file_key(path)
+            if key in seen:
+                raise ValueError(f"{option} {path} is {seen[key]}; give another path")
+            seen[key] = f"the {option} path"
+
+    def _options(self) -> list[tuple[str, str | None]]:
+        return [("--write-kept", self.kept), ("--write-dropped", self.dropped)]
+
     @contextlib.contextmanager
     def sink(self) -> Iterator[LineSink]:
         """A sink writing straight to the destinations; they appear only if all went well."""
@@ -127,6 +141,11 @@ class Outputs:
                         dropped.write(dropped_record(line + before, problem, code, raw))
 
 
+def _same_file_key(path: str) -> str:
+    """Equal for two names of one file (local paths resolved; URLs as written)."""
+    return os.path.realpath(uris.local_path(path)) if uris.is_local(path) else path
+
+
 @contextlib.contextmanager
 def shard_sink(paths: tuple[str | None, str | None]) -> Iterator[LineSink]:
     """A shard's sink on its local part files (see :meth:`Outputs.parts`)."""
@@ -158,6 +177,8 @@ class _Destination:
         self.path, self.option = path, option
         self.tmp: str | None = None
         self.raw: Any = None
+        self.remote: tuple[Any, str] | None = None  # (filesystem, path) of an fsspec object
+        self.uploaded = False  # an fsspec object exists (its file was closed)
         try:
             if uris.is_local(path):
                 local = uris.local_path(path)
@@ -171,6 +192,7 @@ class _Destination:
                 from .source import filesystem_and_path
 
                 fs, inner = filesystem_and_path(path)
+                self.remote = (fs, inner)
                 self.raw = fs.open(inner, "wb")
             self.file = _compressor(self.raw, uris.compression(path))
         except Exception as exc:
@@ -196,6 +218,7 @@ class _Destination:
             if self.file is not self.raw:
                 self.file.close()
             self.raw.close()  # an fsspec file commits its object here
+            self.uploaded = self.remote is not None
         except Exception as exc:
             error = self.error(exc)
             self.discard()
@@ -212,11 +235,16 @@ class _Destination:
             self.tmp = None
 
     def discard(self) -> None:
-        if self.raw is not None and self.tmp is None:
-            # Closing an fsspec file commits what it holds: discard it, so no object is made.
-            discard = getattr(self.raw, "discard", None)
+        """Leave nothing behind: the temporary file, the fsspec upload, or its object."""
+        if self.uploaded:  # another destination failed after this one's object was made
+            fs, inner = self.remote  # type: ignore[misc]
             with contextlib.suppress(Exception):
-                discard() if discard is not None else None
+                fs.rm(inner)
+            self.uploaded = False
+        elif self.remote is not None and self.raw is not None:
+            # Closing an fsspec file would commit what it holds: discard it, so no object.
+            with contextlib.suppress(Exception):
+                self.raw.discard()
         elif self.raw is not None:
             with contextlib.suppress(Exception):
                 self.raw.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 from .accumulate import Accumulator, reason
 from .counting import accumulate_blocks
+from .drops import KINDS
 from .formats import detect_format, is_blank
 from .options import Options, Plan, plan
 from .outputs import Outputs
@@ -48,6 +49,7 @@ def compute(
     """
     run = plan(Options(**options))
     outputs = Outputs(write_kept, write_dropped)
+    outputs.check(source, validation)
     checked = None
     if validation is not None and outputs:  # a validation set that fails leaves no files
         checked = run_source(validation, run, progress)
@@ -98,8 +100,18 @@ def finish_source(
     if parsed == 0:
         raise SourceError(
             f"{uri}: not JSONL: no line is a JSON value (first: {_first_reason(acc)})"
+            f"{_likely_fix(acc)}"
         )
     return SourceStats(uri, fmt, acc, info)
+
+
+def _likely_fix(acc: Accumulator) -> str:
+    """What the lines of a file that is not JSONL mostly look like, and the fix (drops.KINDS)."""
+    if not acc.drop_kinds:
+        return ""
+    (code, _), _ = max(acc.drop_kinds.items(), key=lambda item: (item[1], item[0]))
+    kind = KINDS[code]
+    return f"; most lines are {kind.title}: {kind.hint}"
 
 
 def _first_reason(acc: Accumulator) -> str:

@@ -19,7 +19,7 @@ REJECT = "Vertex would reject this job: "
 # SPEC §8: the docs write "1GB"; we read it as 10^9 bytes, the smaller reading (CHOICES.md).
 GB = 1_000_000_000
 MEDIA_EXAMPLES = 300_000  # SPEC §8 [D]: training examples when any has media
-MAX_DROPPED_SHARE = 0.10  # SPEC §8 [D: the video page; C: any drops]
+MAX_DROPPED_DIVISOR = 10  # SPEC §8 [D: the video page; C: any drops]: at most 1/10 dropped
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def check_job(
         if not result.dropped:
             continue
         share = result.dropped / examples
-        if share > MAX_DROPPED_SHARE:
+        if result.dropped * MAX_DROPPED_DIVISOR > examples:  # in integers: exact at 10%
             rejections.append(
                 f"{result.dropped:,} of the {examples:,} {name} examples ({share:.1%}) are "
                 f"dropped; Vertex fails a job before training when more than 10% are"

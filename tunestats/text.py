@@ -9,7 +9,7 @@ readiness (SPEC §8) and cost. The last stage: it hands strings to the CLI.
 from __future__ import annotations
 
 from .accumulate import Distribution, DropGroup, bucket_edges
-from .drops import KINDS, path_pattern
+from .drops import KINDS
 from .report import step_count
 from .results import SourceStats, Stats
 
@@ -88,7 +88,7 @@ def text_report(
 def _drop_group(group: DropGroup) -> str:
     """A kind of drop: how many, what they share, the fix, and the first lines."""
     kind = KINDS[group.code]
-    where = f" at {path_pattern(group.path)}" if group.path else ""
+    where = f" at {group.path}" if group.path else ""
     out = [f"    {group.count:>7,}  {group.code}: {kind.title}{where}", f"{'':13}fix: {kind.hint}"]
     out.extend(f"{'':13}{reason}" for _, reason in group.examples)
     if group.count > len(group.examples):

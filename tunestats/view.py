@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import asdict
 from typing import Any
 
 from .accumulate import DatasetResult, Distribution
 from .cost import Cost
-from .drops import KINDS, path_pattern
+from .drops import KINDS
 from .readiness import Readiness
 from .report import step_count
 from .results import SourceStats, Stats
@@ -74,7 +73,7 @@ def drop_groups_view(result: DatasetResult) -> list[dict[str, Any]]:
             "title": KINDS[g.code].title,
             "hint": KINDS[g.code].hint,
             "count": g.count,
-            "path": path_pattern(g.path) if g.path else None,
+            "path": g.path or None,
             "examples": [{"line": line, "reason": reason} for line, reason in g.examples],
         }
         for g in result.drop_groups
@@ -177,15 +176,14 @@ def write_page(path: str, stats: Stats) -> None:
 
 
 def record_views(stats: Stats) -> dict[str, Any]:
-    """What a batch record adds about its dataset: drops by code, readiness and cost (kept
-    out of the TuningDataStats document, whose schema is Google's)."""
+    """What a batch record adds about its dataset: readiness, drops by code, cost and the
+    page's values (kept out of the TuningDataStats document, whose schema is Google's)."""
     r = stats.training.result
     return {
-        "ready": stats.readiness.ready,
         "readiness": readiness_view(stats.readiness),
         "droppedByCode": r.dropped_by_code,
-        "dropGroups": drop_groups_view(r),
         "cost": cost_view(stats.cost),
+        # The dataset as its page shows it (dropGroups included): a batch page needs only this.
         "page": dataset_view("training", stats.training, stats),
     }
 
@@ -216,12 +214,13 @@ def record_page_model(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def index_model(rows: list[Any], pages: dict[str, str]) -> dict[str, Any]:
-    """The index of a batch: one row per dataset, linking to its page (``pages``: uri ->
-    relative link)."""
+def index_model(rows: list[tuple[Any, dict[str, Any] | None, str | None]]) -> dict[str, Any]:
+    """The index of a batch: one row per dataset, from its summary row, its record (None when
+    it failed) and the relative link to its page (None when it has none)."""
     out = []
-    for row in rows:
-        values = asdict(row)
+    for row, record, page in rows:
+        readiness = (record or {}).get("readiness") or {}
+        cost = (record or {}).get("cost") or {}
         out.append(
             {
                 "uri": row.uri,
@@ -234,10 +233,10 @@ def index_model(rows: list[Any], pages: dict[str, str]) -> dict[str, Any]:
                 "billableTokens": row.billable_tokens,
                 "inputP95": row.input_p95,
                 "outputP95": row.output_p95,
-                "ready": values.get("ready"),
-                "rejections": list(values.get("rejections") or []),
-                "cost": values.get("cost"),
-                "page": pages.get(row.uri),
+                "ready": row.ready,
+                "rejections": list(readiness.get("rejections", [])),
+                "cost": cost.get("text"),
+                "page": page,
                 "error": row.error,
             }
         )
@@ -252,16 +251,15 @@ def write_batch_html(folder: str, rows: list[Any]) -> str:
     from .batch.records import RECORD_SUFFIX, join_path, read_bytes, record_path, write_bytes
     from .html import render_index, render_page
 
-    pages: dict[str, str] = {}
+    entries: list[tuple[Any, dict[str, Any] | None, str | None]] = []
     for row in rows:
-        if row.record is None:
-            continue
-        record = json.loads(read_bytes(row.record))
-        if "page" not in record:  # a record made before pages existed: no page for it
+        record = json.loads(read_bytes(row.record)) if row.record is not None else None
+        if record is None or "page" not in record:  # failed, or made before pages existed
+            entries.append((row, record, None))
             continue
         relative = record_path("pages", row.uri).removesuffix(RECORD_SUFFIX) + ".html"
         write_bytes(join_path(folder, relative), render_page(record_page_model(record)).encode())
-        pages[row.uri] = relative
+        entries.append((row, record, relative))
     index = join_path(folder, "index.html")
-    write_bytes(index, render_index(index_model(rows, pages)).encode())
+    write_bytes(index, render_index(index_model(entries)).encode())
     return index

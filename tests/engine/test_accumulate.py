@@ -265,9 +265,9 @@ def test_merge_folds_every_field():
         elif f.metadata["merge"] == "first":
             setattr(theirs, f.name, [(3, "x")])
         elif f.metadata["merge"] == "first by key":
-            setattr(theirs, f.name, {"not-json": [(3, "x", "")]})
+            setattr(theirs, f.name, {("not-json", ""): [(3, "x")]})
         elif f.metadata["merge"] == "tally":
-            getattr(theirs, f.name).update({"not-json": 2})
+            getattr(theirs, f.name).update({("not-json", ""): 2})
         else:
             setattr(theirs, f.name, 4)
         mine.merge(theirs)

@@ -37,6 +37,13 @@ CASES = [
     ("gemini", json.dumps({"request": OK}).encode(), "batch-request"),
     (
         "gemini",
+        json.dumps({"request": OK, "response": {"candidates": []}}).encode(),
+        "batch-output",
+    ),
+    ("gemini", b'{"contents": [{"role": "user", "parts": [{"text": "Yes, True"}]}', "not-json"),
+    ("gemini", b'    "a",', "pretty-printed"),
+    (
+        "gemini",
         json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(),
         "other-format",
     ),
@@ -228,6 +235,19 @@ def test_groups_count_every_drop_and_keep_the_first_three_lines(tmp_path):
     assert [line for line, _ in r.drop_groups[0].examples] == [4, 5, 6]
     assert [line for line, _ in r.drop_groups[1].examples] == [1504, 1505]  # past the 1,000 listed
     assert r.drop_groups[1].path == "contents"
+
+
+def test_a_kind_is_a_code_at_one_path(tmp_path):
+    """Groups of one code at different JSON paths stay apart; the counts by code add them."""
+    rows = [OK] * 3 + [{"contents": "x"}] * 2
+    rows += [{"contents": [{"role": "user", "parts": [{"text": 1}]}, turn("model")]}] * 4
+    r = compute(str(write_jsonl(tmp_path / "p.jsonl", rows)), tokenizer="cl100k_base")
+    r = r.training.result
+    assert [(g.code, g.path, g.count) for g in r.drop_groups] == [
+        ("wrong-type", "contents[*].parts[*].text", 4),
+        ("wrong-type", "contents", 2),
+    ]
+    assert r.dropped_by_code == {"wrong-type": 6}
 
 
 def test_shards_merge_to_the_groups_of_the_whole(tmp_path):

@@ -693,11 +693,18 @@ def test_the_batch_index_links_a_page_per_dataset(browser, tmp_path, capsys):  #
     sources = [str(EXAMPLE), str(CORPUS / "openai" / "toy_chat_cookbook.jsonl")]
     folder = tmp_path / "html"
     argv = ["batch", *sources, "--out", str(tmp_path / "out"), "--html", str(folder)]
+    argv += ["--price-per-million", "5", "--epochs", "2"]
     assert main([*argv, "--tokenizer", "cl100k_base", "--quiet"]) == 0
     assert f"HTML index in {folder}/index.html" in capsys.readouterr().out
     with open_file(browser, folder / "index.html") as visit:
         rows = visit.page.locator("tr.dataset-row")
         assert rows.evaluate_all("r => r.map(x => x.dataset.uri)") == sources
+        rejections = visit.page.locator("li.rejection").all_inner_texts()
+        assert rejections and all(
+            r.startswith("Vertex would reject this job: ") for r in rejections
+        )
+        costs = visit.page.locator('td[data-key="cost"]').all_inner_texts()
+        assert all("estimate, at --price-per-million $5.00" in c for c in costs)
         links = visit.page.locator("a.page-link").evaluate_all(
             "a => a.map(x => x.getAttribute('href'))"
         )

@@ -745,3 +745,40 @@ def test_property_lines_are_kept_dropped_or_blank(picks, crlf, final_newline, bo
                 assert r["text"].encode() == raw
             else:
                 assert base64.b64decode(r["base64"]) == raw
+
+
+def test_a_gs_object_already_made_is_removed_when_the_other_fails(tmp_path, bucket):
+    """Both files or neither, on gs:// too: the kept object, made first, is removed when the
+    dropped one cannot be made."""
+    src = tmp_path / "crafted.jsonl"
+    src.write_bytes(CRAFTED)
+    argv = ["stats", str(src), "--write-kept", bucket.uri("out/kept.jsonl")]
+    argv += ["--write-dropped", "gs://no-such-bucket-for-tunestats/d.jsonl"]
+    assert main([*argv, "--tokenizer", "cl100k_base", "--quiet"]) == 1
+    bucket.fs.invalidate_cache()
+    assert not bucket.fs.exists(f"{bucket.name}/out/kept.jsonl")
+
+
+@pytest.mark.parametrize("same", ["each other", "the source"])
+def test_a_destination_that_is_the_source_or_the_other_is_a_usage_error(tmp_path, capsys, same):
+    """Nothing is overwritten: exit 2 before reading, the source untouched."""
+    src = tmp_path / "crafted.jsonl"
+    src.write_bytes(CRAFTED)
+    kept = str(src) if same == "the source" else str(tmp_path / "out.jsonl")
+    dropped = str(tmp_path / "." / "out.jsonl")
+    argv = ["stats", str(src), "--write-kept", kept, "--write-dropped", dropped]
+    assert main([*argv, "--tokenizer", "cl100k_base", "--quiet"]) == 2
+    assert "give another path" in capsys.readouterr().err
+    assert src.read_bytes() == CRAFTED
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_file_that_is_not_jsonl_says_what_it_looks_like(tmp_path, capsys):
+    """A pretty-printed file is a whole-source error that names the kind and its fix."""
+    record = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    src = tmp_path / "pretty.jsonl"
+    src.write_text(json.dumps(record, indent=2) + "\n")
+    assert main(["stats", str(src), "--tokenizer", "cl100k_base", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "not JSONL" in err and "most lines are a record spread over several lines" in err
+    assert "write one JSON object per line" in err

@@ -186,8 +186,11 @@ def test_the_batch_record_and_summary_have_ready(tmp_path):
         and "5 of the 10 training examples" in rows[str(bad)].rejections
     )
     record = json.loads(Path(rows[str(bad)].record).read_text())
-    assert record["ready"] is False and record["readiness"]["rejections"][0].startswith(REJECT)
+    assert record["readiness"]["ready"] is False and record["readiness"]["rejections"][
+        0
+    ].startswith(REJECT)
     assert record["droppedByCode"] == {"not-json": 5}
+    assert record["recordVersion"] == 2 and record["page"]["dropGroups"][0]["count"] == 5
     import pyarrow.parquet as pq
 
     table = pq.read_table(result.summary_parquet)

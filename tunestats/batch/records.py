@@ -42,7 +42,9 @@ BATCH_SHARD_BYTES = 64 << 20
 
 
 RECORD_SUFFIX = ".stats.json"
-# What a record holds changed (2: drop codes, readiness, cost): older records are recomputed.
+# What a record holds (2: drop kinds, readiness, cost, page): a record of another version is
+# recomputed. Bump it when a record would say something else for the same dataset and options
+# (a new field, or a change to drops.KINDS, readiness.LIMITS or cost.LIST_PRICES).
 RECORD_VERSION = 2
 
 
@@ -174,7 +176,6 @@ def options_key(run: Plan) -> dict[str, Any]:
     key = numbers_options(run.options)
     key["model"] = run.profile.name
     key["tokenizer"] = run.choice.tokenizer.name
-    key["record"] = RECORD_VERSION
     return key
 
 
@@ -236,6 +237,7 @@ def make_record(
     outputs = r.output_tokens if stats.task == "supervised" else None  # SPEC §6: none reported
     views = record_views(stats)
     return {
+        "recordVersion": RECORD_VERSION,
         **_version(info),
         "format": fmt,
         "task": stats.task,

@@ -34,6 +34,7 @@ from ..source import (
 )
 from .expand import Expansion, _expand_one
 from .records import (
+    RECORD_VERSION,
     Row,
     count_range,
     count_whole,
@@ -225,6 +226,8 @@ def _reusable(dest: str, info: SourceInfo, run: Plan) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not same or record.get("options") != options_key(run):
+        return None
+    if record.get("recordVersion") != RECORD_VERSION:  # made by another tunestats
         return None
     return record
 
