@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .arguments import add_batch_arguments, add_count_options, count_options
+from .view import package_version
 
 if TYPE_CHECKING:
     from .progress import Progress
@@ -27,20 +28,11 @@ EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 EXIT_SIGINT, EXIT_SIGPIPE = 130, 141  # 128 + the signal's number, as a shell reports a kill
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tunestats")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tunestats", description="Vertex AI tuning dataset statistics (tuningDataStats)."
     )
-    parser.add_argument("--version", action="version", version=f"tunestats {_version()}")
+    parser.add_argument("--version", action="version", version=f"tunestats {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     stats = commands.add_parser(
         "stats",
@@ -185,7 +177,7 @@ def _stats(args: argparse.Namespace) -> int:
     from .pipeline import compute
     from .profiles import UnknownModel
     from .report import dumps
-    from .source import SourceError
+    from .source import SourceError, first_line
     from .text import job_report, text_report, tokenizer_line
     from .tokenizers import TokenizerError
 
@@ -238,7 +230,7 @@ def _stats(args: argparse.Namespace) -> int:
         try:
             write_page(args.html, stats)
         except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
-            _error(f"--html {args.html}: cannot write: {_first_line(exc)}")
+            _error(f"--html {args.html}: cannot write: {first_line(exc)}")
             return EXIT_SOURCE
 
     empty = [s.uri for _, s in sources if s.kept == 0]
@@ -265,14 +257,10 @@ def _html_available() -> bool:
     return True
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _batch(args: argparse.Namespace) -> int:
     from .batch import run_batch, table
     from .profiles import UnknownModel
+    from .source import first_line
     from .tokenizers import TokenizerError
 
     if args.html is not None and not _html_available():
@@ -308,7 +296,7 @@ def _batch(args: argparse.Namespace) -> int:
         try:
             print(f"HTML index in {write_batch_html(args.html, result.rows)}")
         except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
-            _error(f"--html {args.html}: cannot write: {_first_line(exc)}")
+            _error(f"--html {args.html}: cannot write: {first_line(exc)}")
             return EXIT_SOURCE
     for row in result.failed:
         _error(row.error or row.uri)

@@ -30,6 +30,7 @@ import numpy as np
 import orjson
 
 from . import uris
+from .source import filesystem_and_path, first_line
 
 
 def dropped_record(line: int, problem: str, code: str, raw: bytes) -> bytes:
@@ -95,16 +96,14 @@ class Outputs:
     def check(self, *sources: str | None) -> None:
         """ValueError when the two destinations are one file, or one is a source: the run
         would overwrite what it reads, or one output the other."""
-        named = [(option, path) for option, path in self._options() if path is not None]
+        options = (("--write-kept", self.kept), ("--write-dropped", self.dropped))
+        named = [(option, path) for option, path in options if path is not None]
         seen = {_same_file_key(s): f"the source {s}" for s in sources if s not in (None, "-")}
         for option, path in named:
             key = _same_file_key(path)
             if key in seen:
                 raise ValueError(f"{option} {path} is {seen[key]}; give another path")
             seen[key] = f"the {option} path"
-
-    def _options(self) -> list[tuple[str, str | None]]:
-        return [("--write-kept", self.kept), ("--write-dropped", self.dropped)]
 
     @contextlib.contextmanager
     def sink(self) -> Iterator[LineSink]:
@@ -189,8 +188,6 @@ class _Destination:
                 self.tmp = os.path.join(folder, f".{name}.tunestats-{os.getpid()}-{id(self):x}")
                 self.raw = open(self.tmp, "xb")  # noqa: SIM115 (closed by finish or discard)
             else:
-                from .source import filesystem_and_path
-
                 fs, inner = filesystem_and_path(path)
                 self.remote = (fs, inner)
                 self.raw = fs.open(inner, "wb")
@@ -207,7 +204,7 @@ class _Destination:
             raise self.error(exc) from exc
 
     def error(self, exc: BaseException) -> OutputError:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         if uris.is_local(self.path) and isinstance(exc, OSError) and exc.strerror:
             reason = exc.strerror  # not the temporary name, which the user never gave
         return OutputError(f"{self.option} {self.path}: cannot write: {reason}")

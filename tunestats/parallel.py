@@ -159,7 +159,7 @@ def _run_shards(
     parts: list[tuple[str | None, str | None]] | None,
 ) -> list[tuple[Accumulator, int]]:
     """The shards of the ranges, in file order (the main process counts the first)."""
-    part = (lambda k: None) if parts is None else parts.__getitem__
+    part: list[Any] = parts if parts is not None else [None] * len(ranges)
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counts = None if progress is None or len(progress.counts) < 2 * len(ranges) else progress.counts
     # The main process reads the first range itself: one process fewer to start and to hold
@@ -168,10 +168,10 @@ def _run_shards(
     parent = os.getpid()
     with context.Pool(len(ranges) - 1, initializer=_init_worker, initargs=(counts, parent)) as pool:
         pending = [
-            pool.apply_async(_range_in_worker, (info, fmt, run, a, b, k, part(k)))
+            pool.apply_async(_range_in_worker, (info, fmt, run, a, b, k, part[k]))
             for k, (a, b) in enumerate(ranges)
             if k > 0
         ]
         report = None if counts is None else reporter(counts, 0)
-        first = run_range(info, fmt, run, *ranges[0], report, part(0))
+        first = run_range(info, fmt, run, *ranges[0], report, part[0])
         return [first] + [result.get() for result in pending]

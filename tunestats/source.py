@@ -196,17 +196,18 @@ def open_error(uri: str, exc: BaseException) -> SourceError:
             return SourceError(f"{uri}: no such bucket: {_bucket(uri)}")
         return SourceError(f"{uri}: no such file or object")
     if isinstance(exc, PermissionError) or "Forbidden" in str(exc) or _http_code(exc) == 403:
-        return SourceError(f"{uri}: access denied: {_first_line(exc)}")
+        return SourceError(f"{uri}: access denied: {first_line(exc)}")
     if _http_code(exc) == 401:
-        return SourceError(f"{uri}: not authenticated (check the credentials): {_first_line(exc)}")
+        return SourceError(f"{uri}: not authenticated (check the credentials): {first_line(exc)}")
     if isinstance(exc, IsADirectoryError):
         return SourceError(f"{uri}: is a directory, not a file")
     if isinstance(exc, (OSError, ValueError, ImportError)):
-        return SourceError(f"{uri}: cannot open: {_first_line(exc)}")
-    return SourceError(f"{uri}: cannot open: {type(exc).__name__}: {_first_line(exc)}")
+        return SourceError(f"{uri}: cannot open: {first_line(exc)}")
+    return SourceError(f"{uri}: cannot open: {type(exc).__name__}: {first_line(exc)}")
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An error's message in one line (its type's name when it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -267,7 +268,7 @@ def _read_error(uri: str, exc: BaseException) -> SourceError:
         return SourceError(f"{uri}: changed while it was read: this generation is gone")
     if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or "zstd" in type(exc).__name__:
         return SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}")
-    return SourceError(f"{uri}: cannot read: {type(exc).__name__}: {_first_line(exc)}")
+    return SourceError(f"{uri}: cannot read: {type(exc).__name__}: {first_line(exc)}")
 
 
 def _check_start(uri: str, head: bytes) -> tuple[bytes, int]:

@@ -41,7 +41,8 @@ def _iso(mtime: float | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _version() -> str:
+def package_version() -> str:
+    """The installed tunestats' version ("unknown" in a source tree never installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -135,6 +136,26 @@ def cost_view(cost: Cost | None) -> dict[str, Any] | None:
     }
 
 
+def _page(
+    source: dict[str, Any],
+    tokenizer: dict[str, Any],
+    readiness: dict[str, Any],
+    cost: dict[str, Any] | None,
+    datasets: list[dict[str, Any]],
+) -> dict[str, Any]:
+    uri = source["uri"]
+    return {
+        "title": os.path.basename(uri.rstrip("/")) or uri,
+        "generated": _now(),
+        "version": package_version(),
+        "source": source,
+        "tokenizer": tokenizer,
+        "readiness": readiness,
+        "cost": cost,
+        "datasets": datasets,
+    }
+
+
 def page_model(stats: Stats) -> dict[str, Any]:
     """The page of one run (``tunestats stats SOURCE --html PATH``)."""
     from .text import tokenizer_line
@@ -144,24 +165,18 @@ def page_model(stats: Stats) -> dict[str, Any]:
     datasets = [dataset_view("training", training, stats)]
     if stats.validation is not None:
         datasets.append(dataset_view("validation", stats.validation, stats))
-    return {
-        "title": os.path.basename(training.uri.rstrip("/")) or training.uri,
-        "generated": _now(),
-        "version": _version(),
-        "source": {
-            "uri": training.uri,
-            "generation": info.generation if info else None,
-            "mtime": _iso(info.mtime) if info else None,
-            "size": info.size if info else None,
-            "format": training.format,
-            "task": stats.task,
-            "model": stats.model,
-        },
-        "tokenizer": {"name": stats.tokenizer, "exact": stats.exact, "line": tokenizer_line(stats)},
-        "readiness": readiness_view(stats.readiness),
-        "cost": cost_view(stats.cost),
-        "datasets": datasets,
+    source = {
+        "uri": training.uri,
+        "generation": info.generation if info else None,
+        "mtime": _iso(info.mtime) if info else None,
+        "size": info.size if info else None,
+        "format": training.format,
+        "task": stats.task,
+        "model": stats.model,
     }
+    tokenizer = {"name": stats.tokenizer, "exact": stats.exact, "line": tokenizer_line(stats)}
+    readiness = readiness_view(stats.readiness)
+    return _page(source, tokenizer, readiness, cost_view(stats.cost), datasets)
 
 
 def write_page(path: str, stats: Stats) -> None:
@@ -190,28 +205,21 @@ def record_views(stats: Stats) -> dict[str, Any]:
 
 def record_page_model(record: dict[str, Any]) -> dict[str, Any]:
     """The page of one dataset of a batch, from its record alone."""
-    return {
-        "title": os.path.basename(record["uri"].rstrip("/")) or record["uri"],
-        "generated": _now(),
-        "version": _version(),
-        "source": {
-            "uri": record["uri"],
-            "generation": record.get("generation"),
-            "mtime": _iso(record.get("mtime")),
-            "size": record.get("size"),
-            "format": record["format"],
-            "task": record["task"],
-            "model": record["model"],
-        },
-        "tokenizer": {
-            "name": record["tokenizer"],
-            "exact": record["exactTokenCounts"],
-            "line": record.get("tokenizerLine", record["tokenizer"]),
-        },
-        "readiness": record["readiness"],
-        "cost": record["cost"],
-        "datasets": [record["page"]],
+    source = {
+        "uri": record["uri"],
+        "generation": record.get("generation"),
+        "mtime": _iso(record.get("mtime")),
+        "size": record.get("size"),
+        "format": record["format"],
+        "task": record["task"],
+        "model": record["model"],
     }
+    tokenizer = {
+        "name": record["tokenizer"],
+        "exact": record["exactTokenCounts"],
+        "line": record.get("tokenizerLine", record["tokenizer"]),
+    }
+    return _page(source, tokenizer, record["readiness"], record["cost"], [record["page"]])
 
 
 def index_model(rows: list[tuple[Any, dict[str, Any] | None, str | None]]) -> dict[str, Any]:
@@ -240,7 +248,8 @@ def index_model(rows: list[tuple[Any, dict[str, Any] | None, str | None]]) -> di
                 "error": row.error,
             }
         )
-    return {"title": "tunestats batch", "generated": _now(), "version": _version(), "rows": out}
+    version = package_version()
+    return {"title": "tunestats batch", "generated": _now(), "version": version, "rows": out}
 
 
 def write_batch_html(folder: str, rows: list[Any]) -> str:
