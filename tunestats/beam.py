@@ -382,6 +382,23 @@ def _beam_flags() -> dict[str, Any]:
     return {flag: a.nargs for flag, a in actions.items() if flag not in ("-h", "--help")}
 
 
+# Beam's DirectRunner (2.60 and later) first tries Prism, a program it downloads from GitHub
+# when it first runs; tunestats never downloads at run time. The FnApiRunner is the local
+# engine the DirectRunner falls back to for a batch pipeline such as this one (CHOICES.md,
+# "What tunestats contacts").
+LOCAL_RUNNER = "FnApiRunner"
+_DIRECT_RUNNERS = ("directrunner", "direct", "switchingdirectrunner")
+
+
+def offline_direct_runner(pipeline_options: Any) -> None:
+    """Run what would go to the DirectRunner (named, or by default) on the FnApiRunner."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    standard = pipeline_options.view_as(StandardOptions)
+    if standard.runner is None or standard.runner.lower() in _DIRECT_RUNNERS:
+        standard.runner = LOCAL_RUNNER
+
+
 def _remote_problem(runner: str | None, dest: str, sources: Sequence[str]) -> str | None:
     """Why a remote runner could not do this batch: its workers do not see local paths."""
     if runner is None or "dataflow" not in runner.lower():
@@ -409,6 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(exc))
         return EXIT_USAGE
     pipeline_options = PipelineOptions(beam_args)
+    offline_direct_runner(pipeline_options)
     problem = _remote_problem(
         pipeline_options.view_as(StandardOptions).runner, args.out, args.sources
     )

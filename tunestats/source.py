@@ -140,11 +140,24 @@ def gcs_options(uri: str) -> dict[str, Any]:
     """gcsfs options for ``uri``, after the checks that fail at once instead of retrying for a
     minute (CHOICES.md, "Cloud Storage"): the endpoint's host name must resolve (no network
     is not a transient fault), and credentials that exist must refresh (an authentication
-    failure is not either). Without any credentials, access is anonymous (public buckets)."""
+    failure is not either). Without any credentials, access is anonymous (public buckets).
+
+    With ``STORAGE_EMULATOR_HOST`` set, that endpoint is the only one reached, anonymously:
+    no credentials are looked up, so neither the metadata server nor any Google host is
+    asked (CHOICES.md, "What tunestats contacts")."""
     try:
-        return dict(_gcs_options(os.environ.get("STORAGE_EMULATOR_HOST") or None))
+        return dict(_gcs_options(emulator_endpoint()))
     except _Unreachable as exc:
         raise SourceError(f"{uri}: {exc}") from None
+
+
+def emulator_endpoint() -> str | None:
+    """The local Cloud Storage server that ``STORAGE_EMULATOR_HOST`` names, as a URL (the
+    scheme defaults to http, as Google's clients and gcsfs read it), or None."""
+    value = os.environ.get("STORAGE_EMULATOR_HOST", "").strip()
+    if value in ("", "default"):  # gcsfs reads "default" as unset too
+        return None
+    return value.rstrip("/") if "://" in value else f"http://{value.rstrip('/')}"
 
 
 class _Unreachable(Exception):
@@ -156,14 +169,21 @@ def _gcs_options(emulator: str | None) -> tuple[tuple[str, Any], ...]:
     import socket
     from urllib.parse import urlsplit
 
-    endpoint = urlsplit(emulator if emulator and "://" in emulator else f"http://{emulator}")
-    host, port = (endpoint.hostname, endpoint.port or 80) if emulator else (_GCS_HOST, 443)
+    host = _GCS_HOST
     try:
+        if emulator:
+            endpoint = urlsplit(emulator)
+            host = endpoint.hostname or emulator
+            port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+        else:
+            port = 443
         socket.getaddrinfo(host, port)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
         raise _Unreachable(f"cannot reach {host}: {exc} (no network, or no DNS?)") from None
     if emulator:
-        return ()
+        # Anonymous, at that endpoint: gcsfs's default would ask google-auth for
+        # credentials, which probes the metadata server (169.254.169.254) first.
+        return (("token", "anon"), ("endpoint_url", emulator))
     import google.auth
     import google.auth.exceptions
     from google.auth.transport.requests import Request

@@ -496,12 +496,13 @@ class MemoCounter:
 
 
 def _read_bytes(uri: str) -> bytes:
-    import fsspec
+    # Through the source's opener: gs:// with the same credentials and endpoint as datasets.
+    from .source import SourceError, open_binary
 
     try:
-        with fsspec.open(uri, "rb") as f:
+        with open_binary(uri) as f:
             return f.read()
-    except (OSError, ValueError) as exc:
+    except (SourceError, OSError, ValueError) as exc:
         raise TokenizerError(f"{uri}: cannot read tokenizer file: {exc}") from exc
 
 

@@ -553,7 +553,9 @@ def test_only_json_posts_are_served(tmp_path):
 
 
 def _get_with_host(emu, host: str) -> httpx.Response:
-    return httpx.get(f"{emu.url}/v1/{JOBS}", headers={"host": host})
+    # An emulator bound to every address is reached on 127.0.0.1: tests stay on loopback.
+    url = emu.url.replace("://0.0.0.0:", "://127.0.0.1:")
+    return httpx.get(f"{url}/v1/{JOBS}", headers={"host": host})
 
 
 def test_only_the_emulators_own_host_is_served(tmp_path):

@@ -25,6 +25,7 @@ from hypothesis import strategies as st  # noqa: E402
 from tests.conftest import CORPUS, write_jsonl  # noqa: E402
 from tunestats import batch  # noqa: E402
 from tunestats.beam import (  # noqa: E402
+    LOCAL_RUNNER,
     ComputeStats,
     Shard,
     ShardCombineFn,
@@ -57,9 +58,9 @@ class _Keep(beam.DoFn):
 
 
 def compute(items: list, folder: Path, **options) -> dict[str, dict]:
-    """Run ComputeStats over ``items`` on the DirectRunner; its records by uri."""
+    """Run ComputeStats over ``items`` on Beam's local engine; its records by uri."""
     folder.mkdir()
-    with beam.Pipeline(runner="DirectRunner") as p:
+    with beam.Pipeline(runner=LOCAL_RUNNER) as p:
         _ = p | beam.Create(items) | ComputeStats(**options) | beam.ParDo(_Keep(str(folder)))
     pairs = [pickle.loads(path.read_bytes()) for path in folder.iterdir()]
     records = dict(pairs)
