@@ -128,6 +128,29 @@ def reason(line: int, problem: str) -> str:
 
 
 @dataclass(frozen=True)
+class UncountedMedia:
+    """Media parts of kept examples whose tokens are not counted, for one reason."""
+
+    status: str  # "not read" (the object could not be read) or "not measured"
+    reason: str  # "permission denied", "install tunestats[media] to measure .webm video"...
+    count: int
+    first: list[tuple[int, str]]  # (line, object), the first MAX_GROUP_EXAMPLES
+
+
+@dataclass(frozen=True)
+class MediaSummary:
+    """SPEC §9 over the kept examples: media tokens, and every part's status."""
+
+    tokens: int = 0
+    parts: dict[str, int] = field(default_factory=dict)  # status: parts
+    uncounted: list[UncountedMedia] = field(default_factory=list)  # most parts first
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+
+@dataclass(frozen=True)
 class DatasetResult:
     """Everything the report needs about one dataset, as plain numbers and lists."""
 
@@ -138,8 +161,8 @@ class DatasetResult:
     characters: int
     billable_characters: int
     billable_tokens: int
-    images: int
-    uncounted_media: int
+    images: int  # image parts of the kept examples
+    uncounted_media: int  # their audio, video and PDF parts (a name from before SPEC §9)
     dropped: int
     dropped_lines: list[int]
     dropped_reasons: list[str]
@@ -150,6 +173,9 @@ class DatasetResult:
     media_examples: int  # kept examples with at least one media part
     longest_output: dict[int, int]  # tokens of an example's longest output text: examples
     bytes: int  # the lines' bytes, decompressed, each with its newline
+    media: MediaSummary = field(default_factory=lambda: MediaSummary())
+    resolutions: dict[str, int] = field(default_factory=dict)  # value: its first line
+    notices: dict[str, int] = field(default_factory=dict)  # readiness.NOTICES key: first line
 
     @property
     def dropped_by_code(self) -> dict[str, int]:
@@ -157,6 +183,13 @@ class DatasetResult:
         for group in self.drop_groups:
             counts[group.code] = counts.get(group.code, 0) + group.count
         return counts
+
+
+def _first(items: list, item: tuple, limit: int) -> None:
+    """Keep ``items`` the first ``limit`` by line (item[0]) with ``item`` added."""
+    if len(items) < limit or item[0] < items[-1][0]:
+        bisect.insort(items, item, key=lambda i: i[0])
+        del items[limit:]
 
 
 def _merge_counts(mine: ValueCounts, theirs: ValueCounts, _: Any) -> ValueCounts:
@@ -202,6 +235,8 @@ class Accumulator:
     characters: int = field(default=0, metadata={"merge": "sum"})
     billable_characters: int = field(default=0, metadata={"merge": "sum"})
     images: int = field(default=0, metadata={"merge": "sum"})
+    # The kept examples' other media parts (audio, video, PDF; named before SPEC §9 counted
+    # their tokens: media tokens and statuses are in the media_* fields below).
     uncounted_media: int = field(default=0, metadata={"merge": "sum"})
     blank: int = field(default=0, metadata={"merge": "sum"})
     dropped: int = field(default=0, metadata={"merge": "sum"})
@@ -219,6 +254,25 @@ class Accumulator:
         default_factory=dict, metadata={"merge": "first by key", "limit": MAX_GROUP_EXAMPLES}
     )
     media_examples: int = field(default=0, metadata={"merge": "sum"})
+    # SPEC §9: media tokens of the kept examples; their media parts by status ("measured",
+    # "skipped", "not read", "not measured"), and of those not counted, a count and the
+    # first (line, object) per reason.
+    media_tokens: int = field(default=0, metadata={"merge": "sum"})
+    media_parts: Counter[str] = field(default_factory=Counter, metadata={"merge": "tally"})
+    media_uncounted: Counter[tuple[str, str]] = field(
+        default_factory=Counter, metadata={"merge": "tally"}
+    )
+    media_uncounted_first: dict[tuple[str, str], list[tuple[int, str]]] = field(
+        default_factory=dict, metadata={"merge": "first by key", "limit": MAX_GROUP_EXAMPLES}
+    )
+    # SPEC §8: the first line of each generationConfig.mediaResolution value ("": absent), and
+    # of each thing a job is warned about (readiness.NOTICES), over the valid records.
+    resolutions: dict[str, list[tuple[int]]] = field(
+        default_factory=dict, metadata={"merge": "first by key", "limit": 1}
+    )
+    notices: dict[str, list[tuple[int]]] = field(
+        default_factory=dict, metadata={"merge": "first by key", "limit": 1}
+    )
     bytes: int = field(default=0, metadata={"merge": "sum"})
     # (line, contents), sorted by line, at most MAX_SAMPLES
     samples: list[tuple[int, list[dict[str, Any]]]] = field(
@@ -264,6 +318,19 @@ class Accumulator:
             bisect.insort(group, (line, problem))
             del group[MAX_GROUP_EXAMPLES:]
 
+    def add_media_part(self, status: str, reason: str, line: int, uri: str) -> None:
+        self.media_parts[status] += 1
+        if status in ("not read", "not measured"):
+            key = (status, reason)
+            self.media_uncounted[key] += 1
+            _first(self.media_uncounted_first.setdefault(key, []), (line, uri), MAX_GROUP_EXAMPLES)
+
+    def see_resolution(self, value: str, line: int) -> None:
+        _first(self.resolutions.setdefault(value, []), (line,), 1)
+
+    def see_notice(self, key: str, line: int) -> None:
+        _first(self.notices.setdefault(key, []), (line,), 1)
+
     def wants_sample(self, line: int) -> bool:
         return len(self.samples) < MAX_SAMPLES or line < self.samples[-1][0]
 
@@ -285,6 +352,12 @@ class Accumulator:
             kind: [(line + lines, problem) for line, problem in group]
             for kind, group in self.drop_examples.items()
         }
+        self.media_uncounted_first = {
+            key: [(line + lines, uri) for line, uri in group]
+            for key, group in self.media_uncounted_first.items()
+        }
+        self.resolutions = {k: [(v[0][0] + lines,)] for k, v in self.resolutions.items()}
+        self.notices = {k: [(v[0][0] + lines,)] for k, v in self.notices.items()}
         self.last_line += lines
         return self
 
@@ -316,6 +389,18 @@ class Accumulator:
             lines=self.last_line,
             blank=self.blank,
             media_examples=self.media_examples,
+            media=MediaSummary(
+                tokens=self.media_tokens,
+                parts=dict(self.media_parts),
+                uncounted=[
+                    UncountedMedia(status, why, count, self.media_uncounted_first[status, why])
+                    for (status, why), count in sorted(
+                        self.media_uncounted.items(), key=lambda item: (-item[1], item[0])
+                    )
+                ],
+            ),
+            resolutions={k: v[0][0] for k, v in sorted(self.resolutions.items())},
+            notices={k: v[0][0] for k, v in sorted(self.notices.items())},
             longest_output=dict(self.longest_output.counts),
             bytes=self.bytes,
         )

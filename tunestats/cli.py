@@ -178,7 +178,7 @@ def _stats(args: argparse.Namespace) -> int:
     from .profiles import UnknownModel
     from .report import dumps
     from .source import SourceError, first_line
-    from .text import job_report, text_report, tokenizer_line
+    from .text import job_report, media_line, text_report, tokenizer_line
     from .tokenizers import TokenizerError
 
     if args.html is not None and not _html_available():
@@ -213,9 +213,13 @@ def _stats(args: argparse.Namespace) -> int:
         docs = {name: stats.to_dict(validation=name == "validation") for name, _ in sources}
         print(dumps(docs if len(docs) > 1 else docs["training"]))
         print(f"tunestats: {tokenizer_line(stats)}", file=sys.stderr)
+        if media_line(stats):
+            print(f"tunestats: {media_line(stats)}", file=sys.stderr)
     else:
         bars = _terminal_bars()
         print(tokenizer_line(stats))
+        if media_line(stats):
+            print(media_line(stats))
         for name, s in sources:
             print()
             print(text_report(stats, s, name, bars=bars, buckets=args.buckets))

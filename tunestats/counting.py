@@ -21,12 +21,12 @@ from .examples import ExampleBatch, concat, from_examples
 from .formats import Drop, Example, is_blank, parse_example
 from .formats import sample_contents as _sample_contents
 from .formats.blocks import arrow_batch
+from .media import MediaResult
 from .options import Plan
 from .outputs import LineSink
 from .source import LineBlock
 from .tokenizers import Tokenizer
 
-IMAGE_TOKENS = 258  # SPEC §2 [D]
 TOO_LONG = "too-long"  # the drop code of the "too long" rule (tunestats.drops.KINDS)
 # Blocks with fewer non-blank lines go through the per-line path: Arrow's set-up costs more.
 ARROW_MIN_LINES = 64
@@ -36,7 +36,7 @@ def accumulate_blocks(
     blocks: Iterable[LineBlock],
     fmt: str,
     run: Plan,
-    report: Callable[[int, int], None] | None = None,
+    report: Callable[..., None] | None = None,
     sink: LineSink | None = None,
 ) -> tuple[Accumulator, int]:
     """Feed blocks into a new Accumulator; also return how many lines were JSON.
@@ -61,7 +61,8 @@ def accumulate_blocks(
         if sink is not None:
             sink.block(block.numbers, block.raws, kept, block.drops + too_long)
         if report is not None:
-            report(nbytes, acc.examples + acc.dropped - seen + len(block.drops))
+            examples = acc.examples + acc.dropped - seen + len(block.drops)
+            report(nbytes, examples, counted.result()[3].reads)
 
     with ThreadPoolExecutor(1, thread_name_prefix="tunestats-count") as counting:
         for block in blocks:
@@ -135,17 +136,28 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
             examples.append(outcome)
             parsed += 1
     batch = concat([b for b in (fast_batch, from_examples(examples)) if b is not None])
+    # SPEC §8's line facts, of every valid record: the Arrow path takes only records with no
+    # generationConfig (an unexpected key sends a row to the per-line path), hence "".
+    if fast_batch is not None and len(fast_batch):
+        acc.see_resolution("", int(fast_batch.lines[0]))
+    for example in examples:
+        acc.see_resolution(example.resolution, example.line)
+        for notice in example.notices:
+            acc.see_notice(notice, example.line)
+    run.media.prefetch(batch.media)  # reads start now, while the block waits to be counted
     return ParsedBlock(batch, numbers, raws, parsed, drops)
 
 
-Counted = tuple[np.ndarray, np.ndarray, np.ndarray]
+Counted = tuple[np.ndarray, np.ndarray, np.ndarray, MediaResult]
 
 
 def count_block(block: ParsedBlock, run: Plan) -> Counted:
-    """Per-example input (media included) and output tokens of a parsed block, and the
-    tokens of each example's longest output text."""
+    """Per-example input (media included) and output tokens of a parsed block, the tokens
+    of each example's longest output text, and what the media stage found."""
     inputs, outputs, longest = token_totals(block.batch, run.counter)
-    return inputs + block.batch.images * IMAGE_TOKENS, outputs, longest
+    batch = block.batch
+    media = run.media.evaluate(batch.media, batch.media_owner, len(batch))
+    return inputs + media.tokens, outputs, longest, media
 
 
 def finish_block(
@@ -160,15 +172,22 @@ def finish_block(
     batch = block.batch
     if not len(batch):
         return batch.lines, []
-    inputs, outputs, longest = counted
-    too_long = inputs + outputs > run.limit
+    inputs, outputs, longest, media = counted
     drops = []
+    media_dropped = np.zeros(len(batch), dtype=bool)
+    for i, (code, path, problem) in sorted(media.drops.items()):
+        line = int(batch.lines[i])
+        acc.add_dropped(line, problem, code, path)
+        drops.append((line, problem, code))
+        media_dropped[i] = True
+    too_long = (inputs + outputs > run.limit) & ~media_dropped
     for i in np.flatnonzero(too_long).tolist():
         line = int(batch.lines[i])
         problem = _too_long(int(inputs[i]), int(outputs[i]), run)
         acc.add_dropped(line, problem, TOO_LONG)
         drops.append((line, problem, TOO_LONG))
-    keep = ~too_long
+    drops.sort()
+    keep = ~(too_long | media_dropped)
     acc.update_kept(
         inputs[keep],
         outputs[keep],
@@ -180,6 +199,10 @@ def finish_block(
         int(np.count_nonzero((batch.images + batch.other_media)[keep])),
         longest[keep],
     )
+    acc.media_tokens += int(media.tokens[keep].sum())
+    for part in media.parts:
+        if keep[part.example]:
+            acc.add_media_part(part.status, part.reason, int(batch.lines[part.example]), part.uri)
     for line in batch.lines[keep].tolist():  # lines increase: stop at the first not wanted
         if not acc.wants_sample(line):
             break

@@ -148,6 +148,44 @@ KINDS: dict[str, DropKind] = {
             "base64-encode inline data and keep it under 20 MB, or upload it and use fileData",
         ),
         DropKind(
+            "bad-segment",
+            "a videoMetadata segment that is not one",
+            'write offsets as durations ("5s", "2.5s") with endOffset after startOffset',
+        ),
+        # SPEC §9: one media object breaks a limit (the media stage decides these codes).
+        DropKind(
+            "media-type",
+            "a mimeType Vertex does not list",
+            "use a listed type: image/png, image/jpeg, image/webp, video/mp4, audio/wav, "
+            "application/pdf...",
+        ),
+        DropKind(
+            "media-missing",
+            "a media object that does not exist",
+            "upload the object, or fix fileUri (check the bucket and the object name)",
+        ),
+        DropKind(
+            "media-mismatch",
+            "a media object whose bytes are not of its declared kind",
+            "fix mimeType to what the file is, or point fileUri at the intended object",
+        ),
+        DropKind(
+            "media-too-large",
+            "a media object over its size limit",
+            "shrink it: images and PDFs at most 20 MB, audio and video at most 100 MB",
+        ),
+        DropKind(
+            "media-too-long",
+            "audio or video longer than Vertex takes",
+            "trim it to 5 minutes, or set MEDIA_RESOLUTION_LOW (20 minutes); audio at most "
+            "60 minutes",
+        ),
+        DropKind(
+            "media-too-many-pages",
+            "PDFs of more than 300 pages in one example",
+            "split the documents over several examples: at most 300 pages each",
+        ),
+        DropKind(
             "too-long",
             "more tokens than the model takes in one example",
             "shorten or split these examples (the limit counts input and output together)",
@@ -188,6 +226,8 @@ def classify(path: str, problem: str, raw: bytes, record: Any = None) -> str:
         if isinstance(record, dict) and isinstance(record.get("request"), dict):
             return "batch-output" if "response" in record else "batch-request"
         return "no-format"
+    if "videoMetadata" in path or "video_metadata" in path:
+        return "bad-segment"
     if path.endswith(".data") or "at most 20 MB" in problem:
         return "bad-inline-data"
     if _ROLE.search(path):

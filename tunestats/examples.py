@@ -8,11 +8,11 @@ or output), and per-example message counts, characters and media. Everything aft
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .formats import Example
+from .formats import Example, MediaPart
 
 
 @dataclass
@@ -26,6 +26,8 @@ class ExampleBatch:
     texts: list[str]  # every text to tokenize
     owner: np.ndarray  # int64 per text: index of its example
     output: np.ndarray  # bool per text: written by the model
+    media: list[MediaPart] = field(default_factory=list)  # every media part (SPEC §9)
+    media_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -39,11 +41,15 @@ def from_examples(examples: list[Example]) -> ExampleBatch:
     texts: list[str] = []
     owner: list[int] = []
     output: list[bool] = []
+    media: list[MediaPart] = []
+    media_owner: list[int] = []
     for i, e in enumerate(examples):
         texts += e.inputs
         texts += e.outputs
         owner += [i] * (len(e.inputs) + len(e.outputs))
         output += [False] * len(e.inputs) + [True] * len(e.outputs)
+        media += e.media
+        media_owner += [i] * len(e.media)
     return ExampleBatch(
         lines=_ints([e.line for e in examples]),
         messages=_ints([e.messages for e in examples]),
@@ -54,6 +60,8 @@ def from_examples(examples: list[Example]) -> ExampleBatch:
         texts=texts,
         owner=_ints(owner),
         output=np.asarray(output, dtype=bool),
+        media=media,
+        media_owner=_ints(media_owner),
     )
 
 
@@ -74,9 +82,12 @@ def concat(batches: list[ExampleBatch]) -> ExampleBatch:
         return np.concatenate([getattr(b, name) for b in batches])[order]
 
     texts: list[str] = []
+    media: list[MediaPart] = []
     for b in batches:
         texts += b.texts
+        media += b.media
     owner = np.concatenate([b.owner + off for b, off in zip(batches, offsets)])
+    media_owner = np.concatenate([b.media_owner + off for b, off in zip(batches, offsets)])
     return ExampleBatch(
         lines=lines[order],
         messages=column("messages"),
@@ -87,4 +98,6 @@ def concat(batches: list[ExampleBatch]) -> ExampleBatch:
         texts=texts,
         owner=rank[owner],
         output=np.concatenate([b.output for b in batches]),
+        media=media,
+        media_owner=rank[media_owner],
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .formats import FORMATS, TASKS
+from .media import MODES, Access, MediaStage, generation
 from .profiles import ModelProfile, get_profile
 from .tokenizers import MemoCounter, Tokenizer, TokenizerChoice, choose_tokenizer
 
@@ -100,6 +101,23 @@ class Options:
             type=float,
         ),
     )
+    media: str = field(
+        default="read",
+        metadata=option(
+            "read (default): read and measure each media object once, for media tokens and "
+            "limits (SPEC §9); skip: read none, count media parts as 0 tokens",
+            numbers=True,
+            choices=MODES,
+        ),
+    )
+    media_timeout: float = field(
+        default=60.0,
+        metadata=option(
+            "seconds one media object may take to read before it counts as not read (default 60)",
+            metavar="SECONDS",
+            type=float,
+        ),
+    )
     jobs: int | None = field(
         default=None,
         metadata=option(
@@ -115,16 +133,24 @@ class Options:
     arrow: bool = field(default=True, metadata=option("", cli=False))
     # Count each distinct long text once: identical results, faster.
     memo: bool = field(default=True, metadata=option("", cli=False))
+    # Which media URIs may be read (the emulator reads no http(s) and, unless allowed, no
+    # local path).
+    media_access: Access = field(default=Access(), metadata=option("", cli=False))
 
     def check(self) -> None:
         if self.format is not None and self.format not in FORMATS:
             raise ValueError(f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}")
+        if self.media not in MODES:
+            raise ValueError(f"unknown media mode {self.media!r}; choose one of {', '.join(MODES)}")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         for name in ("epochs", "batch_size", "max_tokens_per_example", "jobs", "shard_bytes"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        timeout = self.media_timeout
+        if not (isinstance(timeout, (int, float)) and 0 < timeout <= 86_400):
+            raise ValueError(f"media_timeout must be a number of seconds > 0, not {timeout!r}")
         price = self.price_per_million
         if price is not None and not (isinstance(price, (int, float)) and 0 <= price < 1e9):
             raise ValueError(f"price_per_million must be a number of USD >= 0, not {price!r}")
@@ -138,6 +164,7 @@ class Plan:
     profile: ModelProfile
     choice: TokenizerChoice
     counter: Tokenizer  # the chosen tokenizer, behind a memo unless options.memo is off
+    media: MediaStage  # SPEC §9 for this run's model: reads each media object once
 
     @property
     def distill(self) -> bool:
@@ -164,7 +191,13 @@ def plan(options: Options) -> Plan:
         options.tokenizer, options.tokenizer_model, profile.gemini_tokenizer, profile.name
     )
     counter = MemoCounter(choice.tokenizer) if options.memo else choice.tokenizer
-    return Plan(options, profile, choice, counter)
+    media = MediaStage(
+        options.media,
+        generation(profile.family, profile.name),
+        options.media_access,
+        options.media_timeout,
+    )
+    return Plan(options, profile, choice, counter, media)
 
 
 def option_fields() -> list[Any]:

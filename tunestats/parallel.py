@@ -24,7 +24,7 @@ from .accumulate import Accumulator
 from .counting import accumulate_blocks
 from .options import Plan
 from .outputs import Outputs, shard_sink
-from .progress import Progress, reporter
+from .progress import Progress, reporter, slots
 from .source import SourceInfo, read_blocks
 
 
@@ -43,7 +43,7 @@ def run_range(
     run: Plan,
     start: int,
     end: int | None,
-    report: Callable[[int, int], None] | None = None,
+    report: Callable[..., None] | None = None,
     parts: tuple[str | None, str | None] | None = None,
 ) -> tuple[Accumulator, int]:
     """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift).
@@ -161,7 +161,7 @@ def _run_shards(
     """The shards of the ranges, in file order (the main process counts the first)."""
     part: list[Any] = parts if parts is not None else [None] * len(ranges)
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    counts = None if progress is None or len(progress.counts) < 2 * len(ranges) else progress.counts
+    counts = None if progress is None or slots(progress.counts) < len(ranges) else progress.counts
     # The main process reads the first range itself: one process fewer to start and to hold
     # in memory, and it would only wait otherwise. A multiprocessing Pool, because leaving
     # its block terminates the workers: after Ctrl-C or an error, nothing goes on counting.

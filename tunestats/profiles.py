@@ -44,7 +44,7 @@ def _open(name: str) -> ModelProfile:
 
 _PROFILES = [
     # SPEC §4 and §8: tunable since Google's supervised tuning page of 2026-09-25.
-    *(_gemini3(n) for n in ("gemini-3.5-flash", "gemini-3.1-flash-lite")),
+    *(_gemini3(n) for n in ("gemini-3.5-flash", "gemini-3.5-flash-lite", "gemini-3.1-flash-lite")),
     *(
         _gemini2(n)
         for n in (

@@ -26,18 +26,29 @@ def _size(n: float) -> str:
     return f"{n:,.1f} GB"
 
 
-def reporter(counts: Any, slot: int) -> Callable[[int, int], None]:
-    """A function that adds (bytes, examples) to one slot of the shared counters."""
+SLOT = 3  # counters per slot: bytes, examples, media objects read
 
-    def report(nbytes: int, examples: int) -> None:
-        counts[2 * slot] += nbytes
-        counts[2 * slot + 1] += examples
+
+def slots(counts: Any) -> int:
+    """How many slots (one per writer) the shared counters hold."""
+    return len(counts) // SLOT
+
+
+def reporter(counts: Any, slot: int) -> Callable[..., None]:
+    """A function that adds (bytes, examples[, media objects read]) to one slot."""
+
+    def report(nbytes: int, examples: int, media: int = 0) -> None:
+        counts[SLOT * slot] += nbytes
+        counts[SLOT * slot + 1] += examples
+        counts[SLOT * slot + 2] += media
 
     return report
 
 
-def render(label: str, done: int, total: int | None, examples: int, seconds: float) -> str:
-    """The progress line: what, how far, how many examples, how fast."""
+def render(
+    label: str, done: int, total: int | None, examples: int, seconds: float, media: int = 0
+) -> str:
+    """The progress line: what, how far, how many examples (and media objects), how fast."""
     rate = done / seconds if seconds > 0 else 0.0
     if total:
         share = min(1.0, done / total)
@@ -46,7 +57,8 @@ def render(label: str, done: int, total: int | None, examples: int, seconds: flo
         amount = f"{_size(done)} / {_size(total)}"
     else:
         bar, amount = "", _size(done)
-    return f"{label} {bar}{amount}, {examples:,} examples, {_size(rate)}/s"
+    objects = f", {media:,} media objects read" if media else ""
+    return f"{label} {bar}{amount}, {examples:,} examples{objects}, {_size(rate)}/s"
 
 
 class Progress:
@@ -55,7 +67,7 @@ class Progress:
     def __init__(self, stream: TextIO, slots: int = 1, delay: float = 1.0) -> None:
         self.stream = stream
         self.delay = delay
-        self.counts = multiprocessing.RawArray("q", 2 * max(1, slots))  # bytes, examples
+        self.counts = multiprocessing.RawArray("q", SLOT * max(1, slots))
         self.label = ""
         self.total: int | None = None
         self._stop = threading.Event()
@@ -73,9 +85,11 @@ class Progress:
             self._thread.start()
 
     def line(self) -> str:
-        done = sum(self.counts[0::2])
-        examples = sum(self.counts[1::2])
-        return render(self.label, done, self.total, examples, time.monotonic() - self._started)
+        done = sum(self.counts[0::SLOT])
+        examples = sum(self.counts[1::SLOT])
+        media = sum(self.counts[2::SLOT])
+        seconds = time.monotonic() - self._started
+        return render(self.label, done, self.total, examples, seconds, media)
 
     def _draw_loop(self) -> None:
         if self._stop.wait(self.delay):

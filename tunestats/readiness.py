@@ -92,6 +92,8 @@ def check_job(
                         f"{limits.max_model_message_tokens:,} tokens, the most "
                         f"{profile.name} takes in one message"
                     )
+    rejections.extend(_media_resolution(profile, datasets))
+    warnings.extend(_notices(profile, datasets))
     for name, result, _ in datasets:
         examples = result.examples + result.dropped
         if not result.dropped:
@@ -132,6 +134,71 @@ def _training_limits(model: str, limits: JobLimits, training: DatasetResult) -> 
             f"the training set has {training.examples:,} valid examples; {model} needs at "
             f"least {limits.min_examples:,}"
         )
+    return out
+
+
+# SPEC §8: Google's list of tunable models of 2026-09-25 no longer has Gemini 2.0.
+UNLISTED_PREFIXES = ("gemini-2.0-",)
+LISTED_ON = "2026-09-25"
+# SPEC §8: what a job is warned about, by the key the formats give a line that has it.
+NOTICES = {
+    "function-call": (
+        "{name} line {line} has a functionCall part: Vertex has rejected a Gemini 2.5 Flash "
+        'job with such parts ("contains an unsupported modality [function call] in the '
+        '"parts" field"), seen in November 2025 (googleapis/python-aiplatform issue 6127)'
+    ),
+    "thought": (
+        "{name} line {line} has a thought part (thought or thoughtSignature): nothing public "
+        "says how tuning treats them; tunestats counts them as text"
+    ),
+    "local-uri": (
+        "{name} line {line} names a media object by a path: Vertex reads fileUri only from "
+        "gs:// and http(s):// URIs; upload the objects to Cloud Storage"
+    ),
+    "inline-media": (
+        "{name} line {line} has inlineData media: Google's image-tuning notebook says tuning "
+        'datasets take "No inline data"; use fileData with a gs:// URI'
+    ),
+}
+
+
+def _media_resolution(profile: ModelProfile, datasets: list) -> list[str]:
+    """Gemini 2.5: one generationConfig.mediaResolution in every line of both files."""
+    if not (profile.family == "gemini-2" and profile.name.startswith("gemini-2.5")):
+        return []
+    seen: dict[str, tuple[str, int]] = {}
+    for name, result, _ in datasets:
+        for value, line in result.resolutions.items():
+            seen.setdefault(value, (name, line))  # the training set's line first
+    if len(seen) < 2:
+        return []
+    (a, (na, la)), (b, (nb, lb)) = sorted(seen.items(), key=lambda item: item[1])[:2]
+    return [
+        f"{na} line {la} has {_resolution(a)} but {nb} line {lb} has {_resolution(b)}; "
+        f"{profile.name} takes one generationConfig.mediaResolution in every line of the "
+        "training and validation files"
+    ]
+
+
+def _resolution(value: str) -> str:
+    return f"mediaResolution {value}" if value else "no mediaResolution"
+
+
+def _notices(profile: ModelProfile, datasets: list) -> list[str]:
+    out = []
+    if profile.name.startswith(UNLISTED_PREFIXES):
+        out.append(
+            f"{profile.name} is not on Google's list of tunable models of {LISTED_ON} "
+            "(Gemini 3.5 Flash, 3.5 Flash-Lite, 3.1 Flash-Lite, 2.5 Pro, 2.5 Flash, "
+            "2.5 Flash-Lite): Vertex may refuse the job"
+        )
+    for key, words in NOTICES.items():
+        if key == "function-call" and not profile.name.startswith("gemini-2.5"):
+            continue
+        for name, result, _ in datasets:
+            if key in result.notices:
+                out.append(words.format(name=name.capitalize(), line=result.notices[key]))
+                break
     return out
 
 

@@ -8,7 +8,7 @@ readiness (SPEC §8) and cost. The last stage: it hands strings to the CLI.
 
 from __future__ import annotations
 
-from .accumulate import Distribution, DropGroup, bucket_edges
+from .accumulate import Distribution, DropGroup, MediaSummary, UncountedMedia, bucket_edges
 from .drops import KINDS
 from .report import step_count
 from .results import SourceStats, Stats
@@ -73,11 +73,8 @@ def text_report(
     steps = step_count(r.examples, stats.epochs, stats.batch_size) if training else None
     if steps is not None:
         lines.append(f"  tuning steps {steps:,}")
-    if r.images or r.uncounted_media:
-        lines.append(
-            f"  media: {r.images:,} images at 258 tokens each; "
-            f"{r.uncounted_media:,} other media parts not counted"
-        )
+    if r.media.total:
+        lines.append(f"  media: {dataset_media(r.media)}")
     if r.dropped:
         lines.append("")
         lines.append(f"  dropped examples ({r.dropped:,}), by kind:")
@@ -109,6 +106,50 @@ def job_report(stats: Stats) -> str:
         if stats.cost.epochs_note:
             lines.append(f"        {stats.cost.epochs_note}")
     return "\n".join(lines)
+
+
+def _parts(n: int) -> str:
+    return f"{n:,} media part{'' if n == 1 else 's'}"
+
+
+def dataset_media(media: MediaSummary) -> str:
+    """One dataset's media: parts, tokens, and each reason some were not counted."""
+    counted = media.parts.get("measured", 0)
+    out = f"{_parts(media.total)}, {media.tokens:,} tokens from the {counted:,} measured"
+    if media.parts.get("skipped"):
+        out += f"; {media.parts['skipped']:,} not read (--media skip), counted as 0"
+    return "; ".join([out, *(uncounted_text(u) for u in media.uncounted)])
+
+
+def uncounted_text(u: UncountedMedia) -> str:
+    """ "3 media parts could not be read (permission denied: gs://b/x.mp4 and 2 more); their
+    tokens are not counted"."""
+    verb = "could not be read" if u.status == "not read" else "could not be measured"
+    where = u.first[0][1] if u.first else "?"
+    more = f" and {u.count - 1:,} more" if u.count > 1 else ""
+    return f"{_parts(u.count)} {verb} ({u.reason}: {where}{more}); their tokens are not counted"
+
+
+def media_line(stats: Stats) -> str | None:
+    """The media tokens' exactness, when the run met media (SPEC §2, §9); else None."""
+    sources = [s for s in (stats.training, stats.validation) if s is not None]
+    parts = sum(s.result.media.total for s in sources)
+    if not parts:
+        return None
+    skipped = sum(s.result.media.parts.get("skipped", 0) for s in sources)
+    if skipped == parts:
+        return f"media tokens: not counted (--media skip): {_parts(parts)} count 0 tokens"
+    uncounted = sum(u.count for s in sources for u in s.result.media.uncounted)
+    measured = sum(s.result.media.parts.get("measured", 0) for s in sources)
+    line = (
+        f"media tokens: ESTIMATES at Google's documented rates for {stats.model}; "
+        f"{measured:,} of {_parts(parts)} measured"
+    )
+    if skipped:
+        line += f", {skipped:,} skipped"
+    if uncounted:
+        line += f", {uncounted:,} not counted (see the report)"
+    return line
 
 
 def tokenizer_line(stats: Stats) -> str:

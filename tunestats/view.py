@@ -22,6 +22,7 @@ from .drops import KINDS
 from .readiness import Readiness
 from .report import step_count
 from .results import SourceStats, Stats
+from .text import dataset_media, media_line, tokenizer_line
 
 _DISTRIBUTIONS = (
     ("input tokens", "userInputTokenDistribution", "input_tokens"),
@@ -97,7 +98,9 @@ def dataset_view(name: str, source: SourceStats, stats: Stats) -> dict[str, Any]
         "billableCharacters": r.billable_characters,
         "billableTokens": r.billable_tokens,
         "images": r.images,
-        "uncountedMedia": r.uncounted_media,
+        "mediaParts": r.media.total,
+        "mediaTokens": r.media.tokens,
+        "mediaText": dataset_media(r.media) if r.media.total else None,
         "steps": step_count(r.examples, stats.epochs, stats.batch_size) if training else None,
         "distributions": [
             distribution_view(label, field, getattr(r, attr))
@@ -158,7 +161,6 @@ def _page(
 
 def page_model(stats: Stats) -> dict[str, Any]:
     """The page of one run (``tunestats stats SOURCE --html PATH``)."""
-    from .text import tokenizer_line
 
     training = stats.training
     info = training.info
@@ -174,7 +176,12 @@ def page_model(stats: Stats) -> dict[str, Any]:
         "task": stats.task,
         "model": stats.model,
     }
-    tokenizer = {"name": stats.tokenizer, "exact": stats.exact, "line": tokenizer_line(stats)}
+    tokenizer = {
+        "name": stats.tokenizer,
+        "exact": stats.exact,
+        "line": tokenizer_line(stats),
+        "media": media_line(stats),
+    }
     readiness = readiness_view(stats.readiness)
     return _page(source, tokenizer, readiness, cost_view(stats.cost), datasets)
 
@@ -218,6 +225,7 @@ def record_page_model(record: dict[str, Any]) -> dict[str, Any]:
         "name": record["tokenizer"],
         "exact": record["exactTokenCounts"],
         "line": record.get("tokenizerLine", record["tokenizer"]),
+        "media": record.get("mediaLine"),
     }
     return _page(source, tokenizer, record["readiness"], record["cost"], [record["page"]])
 

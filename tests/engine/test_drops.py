@@ -172,6 +172,26 @@ CASES = [
         "bad-role",
     ),
     ("palm", json.dumps({"input_text": "a"}).encode(), "missing-field"),
+    (
+        "gemini",
+        json.dumps(
+            {
+                "contents": [
+                    {
+                        "role": "user",
+                        "parts": [
+                            {
+                                "fileData": {"mimeType": "video/mp4", "fileUri": "gs://b/v"},
+                                "videoMetadata": {"startOffset": "9s", "endOffset": "3s"},
+                            }
+                        ],
+                    },
+                    {"role": "model", "parts": [{"text": "ok"}]},
+                ]
+            }
+        ).encode(),
+        "bad-segment",
+    ),
     ("prompt-completion", json.dumps({"prompt": "a", "completion": 3}).encode(), "wrong-type"),
 ]
 
@@ -188,7 +208,9 @@ def test_every_code_has_a_title_and_a_short_hint():
     for code, kind in KINDS.items():
         assert kind.code == code and code == code.lower() and " " not in code
         assert kind.title and kind.hint and len(kind.hint) <= 110, code
-    covered = {code for _, _, code in CASES if code} | {"too-deep", "too-long"}
+    # The media stage's codes (SPEC §9) are covered by tests/engine/test_media.py.
+    media = {code for code in KINDS if code.startswith("media-")}
+    covered = {code for _, _, code in CASES if code} | {"too-deep", "too-long"} | media
     assert covered == set(KINDS), set(KINDS) - covered
 
 

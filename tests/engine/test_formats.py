@@ -438,7 +438,7 @@ def test_images_count_toward_the_limit(jsonl):
     assert supervised(dropped)["totalTruncatedExampleCount"] == "1"
 
 
-def test_other_media_count_zero_and_are_reported(jsonl):
+def test_skipped_media_count_zero_and_are_reported(jsonl):
     audio = {"fileData": {"mimeType": "audio/mp3", "fileUri": "gs://b/a.mp3"}}
     row = {
         "contents": [
@@ -446,10 +446,11 @@ def test_other_media_count_zero_and_are_reported(jsonl):
             {"role": "model", "parts": [{"text": "b"}]},
         ]
     }
-    stats = tunestats.compute(str(jsonl([row])), tokenizer="cl100k_base")
+    stats = tunestats.compute(str(jsonl([row])), tokenizer="cl100k_base", media="skip")
     # All inputs are 0 tokens: proto3 JSON leaves every zero field out, the bucket stays.
     assert supervised(stats)["userInputTokenDistribution"] == {"buckets": [{"count": 1.0}]}
     assert stats.training.result.uncounted_media == 1
+    assert stats.training.result.media.parts == {"skipped": 1}
 
 
 def test_model_limits(jsonl):
@@ -502,7 +503,7 @@ def test_gemini_sample_media_placeholders(jsonl):
             },
         ],
     }
-    doc = supervised(tunestats.compute(str(jsonl([row])), tokenizer="cl100k_base"))
+    doc = supervised(tunestats.compute(str(jsonl([row])), tokenizer="cl100k_base", media="skip"))
     assert doc["userDatasetExamples"] == [
         {"role": "user", "parts": [{"text": "<media0><media1>Describe this."}]},
         {"role": "model", "parts": [{"text": '{"name":"f","args":{}}ok'}]},

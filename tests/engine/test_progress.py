@@ -44,3 +44,48 @@ def test_quiet_cli_prints_only_json(capsys, jsonl):
     assert main(["stats", str(jsonl(rows(3))), "--tokenizer", "cl100k_base", "--json"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("{") and "\r" not in err
+
+
+def test_render_counts_media_reads():
+    assert render("-", 2048, None, 3, 1.0, media=1500) == (
+        "- 2.0 kB, 3 examples, 1,500 media objects read, 2.0 kB/s"
+    )
+
+
+def test_progress_counts_media_objects_as_they_are_read(tmp_path):
+    """The bar of a run whose lines name media objects shows how many were read."""
+    import io
+    import json
+
+    import tunestats
+    from tests.support import media as make
+    from tunestats.progress import Progress
+
+    for i in range(5):
+        (tmp_path / f"{i}.png").write_bytes(make.png(8 + i, 8))
+    rows = [
+        {
+            "contents": [
+                {
+                    "role": "user",
+                    "parts": [
+                        {
+                            "fileData": {
+                                "mimeType": "image/png",
+                                "fileUri": str(tmp_path / f"{i}.png"),
+                            }
+                        }
+                    ],
+                },
+                {"role": "model", "parts": [{"text": "ok"}]},
+            ]
+        }
+        for i in range(5)
+    ] * 3
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    progress = Progress(io.StringIO(), delay=0.0)
+    tunestats.compute(str(path), tokenizer="cl100k_base", progress=progress)
+    line = progress.line()
+    progress.close()
+    assert "15 examples, 5 media objects read" in line

@@ -190,7 +190,7 @@ def test_the_batch_record_and_summary_have_ready(tmp_path):
         0
     ].startswith(REJECT)
     assert record["droppedByCode"] == {"not-json": 5}
-    assert record["recordVersion"] == 2 and record["page"]["dropGroups"][0]["count"] == 5
+    assert record["recordVersion"] == 3 and record["page"]["dropGroups"][0]["count"] == 5
     import pyarrow.parquet as pq
 
     table = pq.read_table(result.summary_parquet)

@@ -36,6 +36,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--metrics-recording-only",
     "--disable-extensions",
+    # Loopback only (tests/conftest.py): Chromium resolves no name (its own resolver would ask
+    # a DNS server, and probe IPv6 reachability against a public address) and would send any
+    # request for the network to a closed local port; the pages are files.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
+    "--dns-prefetch-disable",
+    "--no-pings",
 ]
 TIMEOUT_MS = 10_000  # a local page either shows in well under a second or something is wrong
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .. import uris
-from ..accumulate import Accumulator
+from ..accumulate import Accumulator, MediaSummary
 from ..counting import accumulate_blocks
 from ..options import Plan, numbers_options
 from ..parallel import run_range, shard_ranges
@@ -33,7 +33,7 @@ from ..source import (
     splittable_size,
     stat_source,
 )
-from ..text import tokenizer_line
+from ..text import media_line, tokenizer_line
 from ..view import record_views
 
 # The smallest byte range of a split dataset in tunestats.beam, where workers are machines and
@@ -45,7 +45,7 @@ RECORD_SUFFIX = ".stats.json"
 # What a record holds (2: drop kinds, readiness, cost, page): a record of another version is
 # recomputed. Bump it when a record would say something else for the same dataset and options
 # (a new field, or a change to drops.KINDS, readiness.LIMITS or cost.LIST_PRICES).
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 
 
 SUMMARY_NAME = "summary"
@@ -72,6 +72,8 @@ class Row:
     output_max: int | None = None
     ready: bool | None = None  # Vertex would accept the job (SPEC §8)
     rejections: str | None = None  # why not: the "Vertex would reject this job" sentences
+    media_parts: int | None = None  # media parts of the kept examples (SPEC §9)
+    media_uncounted: int | None = None  # of those, parts whose tokens are not counted
     record: str | None = None  # where the dataset's record is
     error: str | None = None
 
@@ -257,10 +259,26 @@ def make_record(
             "output_max": outputs.max if outputs else None,
             "ready": stats.readiness.ready,
             "rejections": "; ".join(stats.readiness.rejections) or None,
+            "media_parts": r.media.total,
+            "media_uncounted": r.media.total - r.media.parts.get("measured", 0),
         },
         "tokenizerLine": tokenizer_line(stats),
+        "mediaLine": media_line(stats),
+        "media": media_record(r.media),
         **views,
         "tuningDataStats": stats.to_dict(),
+    }
+
+
+def media_record(media: MediaSummary) -> dict[str, Any]:
+    """SPEC §9 in a record: media tokens, parts by status, and why some were not counted."""
+    return {
+        "tokens": media.tokens,
+        "parts": media.parts,
+        "uncounted": [
+            {"status": u.status, "reason": u.reason, "count": u.count, "first": u.first}
+            for u in media.uncounted
+        ],
     }
 
 

@@ -28,6 +28,7 @@ from ..accumulate import Accumulator
 from ..options import Options, Plan, plan
 from ..parallel import die_with_parent, warm_for_large_run
 from ..progress import Progress, reporter
+from ..progress import slots as counter_slots
 from ..source import (
     SourceInfo,
     stat_source,
@@ -391,7 +392,7 @@ def _init_worker(run: Plan, counts: Any, slots: Any, parent: int) -> None:
         with slots.get_lock():
             slot = slots.value
             slots.value += 1
-        _worker["report"] = reporter(counts, slot % (len(counts) // 2))
+        _worker["report"] = reporter(counts, slot % counter_slots(counts))
 
 
 def _whole_task(info: SourceInfo) -> dict[str, Any]:

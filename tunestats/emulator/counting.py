@@ -43,12 +43,14 @@ class Counted:
     stats: dict[str, Any] | None
     error: str | None = None
     code: int = 3  # the google.rpc.Code of the job's error: INVALID_ARGUMENT, or 4 (deadline)
+    labels: dict[str, str] | None = None  # labels the count adds to the job (media)
 
 
 def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str | None) -> Counted:
     """Read the job's datasets with tunestats; a dataset that cannot be used fails the job."""
     import tunestats
 
+    from ..media import Access
     from ..source import SourceError
 
     options = {
@@ -59,6 +61,9 @@ def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str 
         "epochs": plan.get("epochs"),
         "batch_size": plan.get("batch_size"),
         "jobs": 1,
+        # SPEC §9: media through the emulator's storage; never http(s), local paths only
+        # when the emulator allows them.
+        "media_access": Access(http=False, local=bool(plan.get("local_media"))),
     }
     try:
         stats = tunestats.compute(plan["training"], validation=plan.get("validation"), **options)
@@ -78,8 +83,24 @@ def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str 
         from ..readiness import REJECT
 
         reasons = [r.removeprefix(REJECT) for r in stats.readiness.rejections]
-        return Counted(None, REJECT + "; ".join(reasons))
-    return Counted(stats.to_dict())
+        return Counted(None, REJECT + "; ".join(reasons), labels=media_labels(stats))
+    return Counted(stats.to_dict(), labels=media_labels(stats))
+
+
+def media_labels(stats: Any) -> dict[str, str]:
+    """The label that says how a job's media tokens were counted (labels.MEDIA_LABEL)."""
+    from .labels import MEDIA_LABEL
+
+    sources = [s for s in (stats.training, stats.validation) if s is not None]
+    media = [s.result.media for s in sources]
+    parts = sum(m.total for m in media)
+    if not parts:
+        return {}  # a text-only job keeps the two labels it was created with
+    if sum(m.parts.get("measured", 0) for m in media) == parts:
+        value = "documented-rates"
+    else:
+        value = "incomplete"
+    return {MEDIA_LABEL: value}
 
 
 class CountTask(Protocol):
@@ -264,7 +285,9 @@ class _WorkerTask:
                 f"Internal error: the process counting the datasets ended (exit code {code}).",
             )
         else:
-            self._result = Counted(reply["stats"], reply["error"], reply["code"])
+            self._result = Counted(
+                reply["stats"], reply["error"], reply["code"], reply.get("labels")
+            )
             _release(worker)
         return self._result
 
@@ -280,7 +303,12 @@ def serve_counts(requests: Any, replies: Any) -> None:
         request = json.loads(line)
         _take_on(request["environ"], request["cwd"])
         counted = count_job(request["plan"], request["tokenizer"], request["tokenizer_model"])
-        reply = {"stats": counted.stats, "error": counted.error, "code": counted.code}
+        reply = {
+            "stats": counted.stats,
+            "error": counted.error,
+            "code": counted.code,
+            "labels": counted.labels,
+        }
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
 

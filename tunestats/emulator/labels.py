@@ -34,6 +34,10 @@ from typing import Any
 
 TOKENIZER_LABEL = "tunestats-tokenizer"
 EXACT_LABEL = "tunestats-exact-token-counts"
+# Added when the datasets are counted and hold media parts (SPEC §9): "documented-rates" (every
+# media part measured, its tokens at Google's documented rates: an estimate), or "incomplete"
+# (some parts could not be read or measured, and count no tokens).
+MEDIA_LABEL = "tunestats-media-tokens"
 # Hidden field of a stored document: the label keys the emulator added (replies drop it).
 ADDED_LABELS = "_addedLabels"
 MAX_VALUE = 63  # Vertex's label rules
@@ -92,7 +96,7 @@ def add_labels(job: dict[str, Any], ours: dict[str, str]) -> dict[str, Any]:
     added = {key: value for key, value in ours.items() if key not in user}
     if not added:
         return job
-    return {**job, "labels": {**user, **added}, ADDED_LABELS: list(added)}
+    return {**job, "labels": {**user, **added}, ADDED_LABELS: [*job.get(ADDED_LABELS, []), *added]}
 
 
 def user_labels_only(doc: dict[str, Any]) -> dict[str, Any]:

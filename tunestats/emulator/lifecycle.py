@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .counting import Counted, Counter, CountTask, ThreadCounter, count_job
+from .labels import add_labels
 from .store import Job, Store
 
 __all__ = ["Counted", "Lifecycle", "Schedule", "count_job", "request_cancel", "timestamp"]
@@ -169,7 +170,7 @@ class Lifecycle:
         def record(current: Job) -> dict[str, Any] | None:
             if current.state != "JOB_STATE_RUNNING":
                 return None  # cancelled meanwhile: the count is not needed
-            doc = dict(current.doc)
+            doc = add_labels(dict(current.doc), counted.labels or {})
             if counted.error is not None:
                 error = {"code": counted.code, "message": counted.error}
                 return _ended(doc, "JOB_STATE_FAILED", now, error)

@@ -55,6 +55,7 @@ _ALL_SIZES = ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN", "THIRTY_TWO")
 ADAPTER_SIZES = {
     # SPEC §8: Google's "Supervised fine-tuning" page of 2026-09-25.
     "gemini-3.5-flash": ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"),
+    "gemini-3.5-flash-lite": ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"),
     "gemini-3.1-flash-lite": ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"),
     "gemini-2.5-pro": ("ONE", "TWO", "FOUR", "EIGHT"),
     "gemini-2.5-flash": ("ONE", "TWO", "FOUR", "EIGHT", "SIXTEEN"),
@@ -77,6 +78,8 @@ class JobSpec:
     validation: str | None
     epochs: int | None
     batch_size: int | None
+    # Media objects named by local paths may be read (--allow-local-paths); http(s) never.
+    local_media: bool = False
 
 
 def validate_job(
@@ -104,7 +107,7 @@ def validate_job(
     _check_display_name(job.get("tunedModelDisplayName", ""))
     _check_labels(job.get("labels", {}))  # the user's alone: app adds the emulator's after
     task = "distillation" if spec_name == "distillationSpec" else "supervised"
-    return JobSpec(task, model, training or "", validation, epochs, batch_size)
+    return JobSpec(task, model, training or "", validation, epochs, batch_size, allow_local_paths)
 
 
 def strip_output_only(job: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,31 @@ class TooDeep(Invalid):
     """Valid JSON nested deeper than any parser should follow (MAX_DEPTH)."""
 
 
+@dataclass(frozen=True, slots=True)
+class MediaPart:
+    """One ``inlineData`` or ``fileData`` part, as the media stage needs it (SPEC §9)."""
+
+    path: str  # JSON path of its data: "contents[0].parts[1].fileData"
+    mime: str  # the declared mimeType
+    uri: str | None = None  # fileData.fileUri
+    data: bytes | None = None  # inlineData, decoded
+    part_resolution: str | None = None  # the part's mediaResolution.level (Gemini 3)
+    line_resolution: str | None = None  # the line's generationConfig.mediaResolution
+    start: float | None = None  # videoMetadata.startOffset, seconds
+    end: float | None = None  # videoMetadata.endOffset, seconds
+    digest: str = ""  # SHA-256 of inline data (computed once: the bytes may be 20 MB)
+
+    @property
+    def key(self) -> str:
+        """What identifies the object: its URI, or the digest of inline bytes."""
+        return self.uri if self.uri is not None else f"inline:{self.digest}"
+
+    @property
+    def where(self) -> str:
+        """The part and its object, for a reason: ``contents[0].parts[1].fileData gs://b/x``."""
+        return f"{self.path} {self.uri}" if self.uri is not None else f"{self.path} (inline)"
+
+
 @dataclass(slots=True)
 class Example:
     """One valid record, normalized. ``inputs``/``outputs`` are the texts to tokenize."""
@@ -55,6 +80,11 @@ class Example:
     images: int
     other_media: int
     record: dict[str, Any]
+    media: tuple[MediaPart, ...] = ()
+    # The line's generationConfig.mediaResolution ("" when absent; SPEC §8's consistency
+    # rule), and what SPEC §8 warns about (tunestats.readiness.NOTICES keys).
+    resolution: str = ""
+    notices: tuple[str, ...] = ()
 
 
 def compact_json(value: Any) -> str:
@@ -162,6 +192,9 @@ class _Builder:
         "other_media",
         "kinds",
         "messages",
+        "parts",
+        "notices",
+        "resolution",
     )
 
     def __init__(self) -> None:
@@ -173,6 +206,9 @@ class _Builder:
         self.other_media = 0
         self.kinds: dict[str, int] = {}  # other media by kind (MEDIA_LIMITS), when any
         self.messages = 0
+        self.parts: list[MediaPart] = []
+        self.notices: dict[str, None] = {}  # ordered set
+        self.resolution = ""
 
     def text(self, text: str, output: bool) -> None:
         if text:
@@ -188,7 +224,12 @@ class _Builder:
         """Texts counted as tokens only (names, keys, schema strings): no characters."""
         (self.outputs if output else self.inputs).extend(t for t in texts if t)
 
-    def media(self, mime: str) -> None:
+    def notice(self, key: str) -> None:
+        self.notices[key] = None
+
+    def media(self, mime: str, part: MediaPart | None = None) -> None:
+        if part is not None:
+            self.parts.append(part)
         if mime.startswith("image/"):
             self.images += 1
             return
@@ -218,6 +259,9 @@ class _Builder:
             self.images,
             self.other_media,
             record,
+            tuple(self.parts),
+            self.resolution,
+            tuple(self.notices),
         )
 
 

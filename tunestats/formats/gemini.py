@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import re
 from typing import Any
 
 import numpy as np
@@ -20,11 +22,13 @@ from .arrow import _col, _Columns, _list_info, _mask, _turns, _valid
 from .common import (
     Example,
     Invalid,
+    MediaPart,
     _Builder,
     _content,
     _get,
     _kind_name,
     _nonempty_list,
+    _quote,
     _role,
     _string,
     _tools,
@@ -81,25 +85,102 @@ def _part_kind(part: Any, path: str) -> tuple[str, str, Any]:
     return camel, key, part[key]
 
 
-def _media(value: Any, path: str, kind: str) -> str:
+def _media(value: Any, path: str, kind: str, part: dict[str, Any], out: _Builder) -> MediaPart:
     if not isinstance(value, dict):
         raise Invalid(path, f"is {_kind_name(value)}; expected an object")
     mime_key, mime = _get(value, "mimeType", "mime_type")
     mime = _string(mime, f"{path}.{mime_key}")
+    ppath = path.rsplit(".", 1)[0]
+    start, end = _segment(part, ppath)
+    common = {
+        "path": path,
+        "mime": mime,
+        "part_resolution": _part_resolution(part, ppath),
+        "line_resolution": out.resolution or None,
+        "start": start,
+        "end": end,
+    }
     if kind == "inlineData":
         data = _string(value.get("data"), f"{path}.data")
         try:
             if len(data) % 4:  # b64decode accepts padding past a whole quantum
                 raise ValueError
-            size = len(base64.b64decode(data, validate=True))
+            decoded = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             raise Invalid(f"{path}.data", "is not valid base64") from None
-        if size > MAX_INLINE_BYTES:
-            raise Invalid(f"{path}.data", f"is {size} bytes decoded; at most 20 MB is allowed")
-    else:
-        uri_key, uri = _get(value, "fileUri", "file_uri")
-        _string(uri, f"{path}.{uri_key}")
-    return mime
+        if len(decoded) > MAX_INLINE_BYTES:
+            raise Invalid(
+                f"{path}.data", f"is {len(decoded)} bytes decoded; at most 20 MB is allowed"
+            )
+        out.notice("inline-media")
+        return MediaPart(data=decoded, digest=hashlib.sha256(decoded).hexdigest(), **common)
+    uri_key, uri = _get(value, "fileUri", "file_uri")
+    uri = _string(uri, f"{path}.{uri_key}")
+    if not uri.startswith(("gs://", "http://", "https://")):
+        out.notice("local-uri")  # read here, but Vertex reads only Cloud Storage and the web
+    return MediaPart(uri=uri, **common)
+
+
+def _part_resolution(part: dict[str, Any], path: str) -> str | None:
+    """A part's own ``mediaResolution: {"level": ...}`` (SPEC §8: Gemini 3)."""
+    key, value = _get(part, "mediaResolution", "media_resolution")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Invalid(f"{path}.{key}", f"is {_kind_name(value)}; expected an object")
+    level = value.get("level")
+    return None if level is None else _string(level, f"{path}.{key}.level")
+
+
+def _segment(part: dict[str, Any], path: str) -> tuple[float | None, float | None]:
+    """``videoMetadata.startOffset`` / ``endOffset`` in seconds (SPEC §9)."""
+    key, meta = _get(part, "videoMetadata", "video_metadata")
+    if meta is None:
+        return None, None
+    if not isinstance(meta, dict):
+        raise Invalid(f"{path}.{key}", f"is {_kind_name(meta)}; expected an object")
+    offsets = []
+    for camel, snake in (("startOffset", "start_offset"), ("endOffset", "end_offset")):
+        name, value = _get(meta, camel, snake)
+        seconds = None if value is None else parse_offset(value)
+        if value is not None and seconds is None:
+            raise Invalid(
+                f"{path}.{key}.{name}", f'is {_quote(value)}; expected a duration such as "5s"'
+            )
+        offsets.append(seconds)
+    start, end = offsets
+    if start is not None and end is not None and end <= start:
+        raise Invalid(f"{path}.{key}", f"ends ({end:g}s) before it starts ({start:g}s)")
+    return start, end
+
+
+_OFFSET = re.compile(r"(\d+(?:\.\d*)?|\.\d+)s")
+
+
+def parse_offset(value: Any) -> float | None:
+    """A proto3 JSON Duration (``"5s"``, ``"2.5s"``) in seconds; None when it is not one."""
+    if isinstance(value, str):
+        match = _OFFSET.fullmatch(value.strip())
+        if match:
+            return float(match.group(1))
+    if isinstance(value, dict):  # {"seconds": 5, "nanos": 0}, as a proto's repr reads
+        seconds, nanos = value.get("seconds", 0), value.get("nanos", 0)
+        if all(isinstance(v, (int, str)) and str(v).isdigit() for v in (seconds, nanos)):
+            return int(seconds) + int(nanos) / 1e9
+    return None
+
+
+def _line_resolution(record: dict[str, Any]) -> str:
+    """The line's ``generationConfig.mediaResolution`` ("" when absent)."""
+    key, config = _get(record, "generationConfig", "generation_config")
+    if config is None:
+        return ""
+    if not isinstance(config, dict):
+        raise Invalid(key, f"is {_kind_name(config)}; expected an object")
+    name, value = _get(config, "mediaResolution", "media_resolution")
+    if value is None:
+        return ""
+    return _string(value, f"{key}.{name}")
 
 
 def _call(value: Any, path: str) -> None:
@@ -114,12 +195,16 @@ def _gemini_parts(content: dict[str, Any], path: str, out: _Builder, output: boo
         ppath = f"{path}.parts[{j}]"
         kind, key, value = _part_kind(part, ppath)
         vpath = f"{ppath}.{key}"
+        if part.get("thought") is not None or part.get("thoughtSignature") is not None:
+            out.notice("thought")
         if kind == "text":
             out.text(_string(value, vpath), output)
         elif kind in ("inlineData", "fileData"):
-            out.media(_media(value, vpath, kind))
+            media = _media(value, vpath, kind, part, out)
+            out.media(media.mime, media)
         elif kind == "functionCall":
             _call(value, vpath)
+            out.notice("function-call")
             out.pieces(call_texts(value, "args"), output)
         else:
             _call(value, vpath)
@@ -143,6 +228,7 @@ def _system_instruction(record: dict[str, Any], out: _Builder) -> None:
 
 def _gemini(record: dict[str, Any], line: int, distill: bool) -> Example:
     out = _Builder()
+    out.resolution = _line_resolution(record)
     _system_instruction(record, out)
     out.pieces(tool_texts(_tools(record)), False)
     contents = _nonempty_list(record.get("contents"), "contents")
