@@ -25,7 +25,7 @@ def main() -> None:
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1000, "height": 1300})
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
             page.goto(page_path.as_uri())
             page.screenshot(path=str(ROOT / "docs" / "report.png"))
             browser.close()

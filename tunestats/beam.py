@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(problem)
         return EXIT_USAGE
 
-    work = batch.work_of(batch.expand(args.sources))
+    work = batch.work_of(batch.expand(args.sources, [args.out]))  # DEST's files: never datasets
     if work.datasets:
         with beam.Pipeline(options=pipeline_options) as pipeline:
             build_pipeline(pipeline, work, args.out, shard_bytes=args.shard_bytes, **options)

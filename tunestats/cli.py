@@ -1,6 +1,8 @@
-"""CLI: ``tunestats stats SOURCE ...`` and ``tunestats batch SOURCE... --out DEST``.
+"""CLI: ``tunestats stats SOURCE ...``, ``tunestats batch SOURCE... --out DEST``,
+``tunestats emulator`` and ``tunestats models``.
 
 Parses options, runs the pipeline (or the batch), prints. No statistics logic lives here.
+Every error it prints, argparse's usage errors included, starts ``tunestats: error:``.
 Exit codes of ``stats``: 0 done; 1 a source could not be read at all, or it has no valid
 example; 2 usage error; 3 with ``--strict`` when any example was dropped or Vertex would
 reject the job (SPEC §8); 130 interrupted
@@ -16,7 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from .arguments import add_batch_arguments, add_count_options, count_options
 from .view import package_version
@@ -28,9 +30,22 @@ EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 EXIT_SIGINT, EXIT_SIGPIPE = 130, 141  # 128 + the signal's number, as a shell reports a kill
 
 
+PROG = "tunestats"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors prefixed ``tunestats: error:`` as every other error of
+    the command is (argparse would write ``tunestats stats: error:``); the usage line above
+    still names the subcommand. Subparsers are made of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tunestats", description="Vertex AI tuning dataset statistics (tuningDataStats)."
+    parser = _Parser(
+        prog=PROG, description="Vertex AI tuning dataset statistics (tuningDataStats)."
     )
     parser.add_argument("--version", action="version", version=f"tunestats {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument(
         "--html", metavar="PATH", help="also write the report as one self-contained HTML page"
+    )
+    stats.add_argument(
+        "--report-json",
+        metavar="PATH",
+        help="also write everything the report shows as one JSON object (docs/REPORT_JSON.md)",
     )
     stats.add_argument(
         "--write-kept",
@@ -87,8 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve projects.locations.tuningJobs (v1 and v1beta1) with tuningDataStats "
         "computed by tunestats. Needs the 'emulator' extra.",
     )
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8080, help="0 for a free port")
+    emulator.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    emulator.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default 8080; 0: a free port)"
+    )
     emulator.add_argument(
         "--data-dir", metavar="DIR", help="where the SQLite state lives (default: a temp dir)"
     )
@@ -116,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds counting a job's datasets may take; then the job FAILS (default 600)",
     )
+
+    commands.add_parser(
+        "models",
+        help="the models --model knows: token limit, tokenizer, whether Vertex tunes them now",
+        description="List the base models --model knows: each one's generation, token limit "
+        "per example, default tokenizer, and whether Vertex tunes it now.",
+    )
     return parser
 
 
@@ -137,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _batch(args)
         if args.command == "emulator":
             return _emulator(args)
+        if args.command == "models":
+            from .text import models_table
+
+            print(models_table())
+            return EXIT_OK
         return _stats(args)
     except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM in a batch): a line, no traceback
         _error(str(exc) or "interrupted")  # batch.BatchInterrupted says what was kept
@@ -169,7 +207,7 @@ def _terminal_bars() -> str:
 
 
 def _error(message: str) -> None:
-    print(f"tunestats: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {message}", file=sys.stderr)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -183,6 +221,18 @@ def _stats(args: argparse.Namespace) -> int:
 
     if args.html is not None and not _html_available():
         return EXIT_USAGE
+    if args.html is not None:
+        from .view import page_path_problem
+
+        if problem := page_path_problem(args.html):  # said before counting, not after
+            _error(f"--html {args.html}: cannot write: {problem}")
+            return EXIT_SOURCE
+    if args.report_json is not None:
+        from .view import page_path_problem
+
+        if problem := page_path_problem(args.report_json):  # before counting, as for --html
+            _error(f"--report-json {args.report_json}: cannot write: {problem}")
+            return EXIT_SOURCE
     progress = _progress(args)
     try:
         stats = compute(
@@ -236,6 +286,14 @@ def _stats(args: argparse.Namespace) -> int:
         except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
             _error(f"--html {args.html}: cannot write: {first_line(exc)}")
             return EXIT_SOURCE
+    if args.report_json is not None:
+        from .report_json import write_report_json
+
+        try:
+            write_report_json(args.report_json, stats)
+        except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
+            _error(f"--report-json {args.report_json}: cannot write: {first_line(exc)}")
+            return EXIT_SOURCE
 
     empty = [s.uri for _, s in sources if s.kept == 0]
     if empty:
@@ -244,7 +302,10 @@ def _stats(args: argparse.Namespace) -> int:
     if args.strict and (any(s.dropped for _, s in sources) or not stats.readiness.ready):
         dropped = sum(s.dropped for _, s in sources)
         rejected = len(stats.readiness.rejections)
-        _error(f"--strict: {dropped} example(s) dropped; {rejected} job limit(s) broken")
+        from .readiness import plural
+
+        broken = plural(rejected, "job limit")
+        _error(f"--strict: {plural(dropped, 'example')} dropped; {broken} broken")
         return EXIT_STRICT
     return EXIT_OK
 
@@ -272,7 +333,12 @@ def _batch(args: argparse.Namespace) -> int:
     progress = _progress(args)
     try:
         result = run_batch(
-            args.sources, args.out, force=args.force, progress=progress, **count_options(args)
+            args.sources,
+            args.out,
+            force=args.force,
+            progress=progress,
+            outputs=() if args.html is None else (args.html,),  # never read as datasets
+            **count_options(args),
         )
     except (UnknownModel, TokenizerError, ValueError) as exc:
         _error(str(exc))

@@ -21,10 +21,11 @@ from .examples import ExampleBatch, concat, from_examples
 from .formats import Drop, Example, is_blank, parse_example
 from .formats import sample_contents as _sample_contents
 from .formats.blocks import arrow_batch
+from .formats.common import escape_hidden
 from .media import MediaResult
 from .options import Plan
 from .outputs import LineSink
-from .source import LineBlock
+from .source import TOO_LONG_LINE, LineBlock, LongLine
 from .tokenizers import Tokenizer
 
 TOO_LONG = "too-long"  # the drop code of the "too long" rule (tunestats.drops.KINDS)
@@ -71,7 +72,7 @@ def accumulate_blocks(
             counted = counting.submit(count_block, prepared, run)
             if pending is not None:
                 finish(*pending)
-            pending = (prepared, counted, sum(map(len, block.lines)) + len(block.lines))
+            pending = (prepared, counted, block.nbytes)
         if pending is not None:
             finish(*pending)
     return acc, parsed
@@ -104,9 +105,9 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
     examples come back to be counted."""
     numbers: list[int] = []
     raws: list[bytes] = []
-    acc.bytes += sum(map(len, block.lines)) + len(block.lines)
+    acc.bytes += block.nbytes
     for offset, raw in enumerate(block.lines):
-        if is_blank(raw):
+        if is_blank(raw) and not isinstance(raw, LongLine):
             acc.add_blank(1)
         else:
             numbers.append(block.first_line + offset)
@@ -126,8 +127,12 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
     examples: list[Example] = []
     parsed = len(raws) - len(redo)  # Arrow parsed every line of a block it took
     drops: list[tuple[int, str, str]] = []
-    for i in redo:
-        outcome = parse_example(raws[i], numbers[i], fmt, run.distill)
+    for i in redo:  # a LongLine is alone in its block: never one of Arrow's
+        raw = raws[i]
+        if isinstance(raw, LongLine):  # never read whole: dropped for its length
+            outcome: Example | Drop = Drop(raw.problem, False, TOO_LONG_LINE)
+        else:
+            outcome = parse_example(raw, numbers[i], fmt, run.distill)
         if isinstance(outcome, Drop):
             acc.add_dropped(numbers[i], outcome.problem, outcome.code, outcome.path)
             drops.append((numbers[i], outcome.problem, outcome.code))
@@ -177,6 +182,7 @@ def finish_block(
     media_dropped = np.zeros(len(batch), dtype=bool)
     for i, (code, path, problem) in sorted(media.drops.items()):
         line = int(batch.lines[i])
+        problem = escape_hidden(problem)  # it quotes the part's URI as the record wrote it
         acc.add_dropped(line, problem, code, path)
         drops.append((line, problem, code))
         media_dropped[i] = True
@@ -232,10 +238,10 @@ def token_totals(batch: ExampleBatch, tokenizer: Tokenizer) -> Counted:
 
 def _too_long(inputs: int, outputs: int, run: Plan) -> str:
     if run.options.max_tokens_per_example is not None:
-        limit = f"the limit (--max-tokens-per-example) is {run.limit}"
+        limit = f"the limit (--max-tokens-per-example) is {run.limit:,}"
     else:
-        limit = f"the limit for {run.profile.name} is {run.limit}"
+        limit = f"the limit for {run.profile.name} is {run.limit:,}"
     return (
-        f"example has {inputs + outputs} tokens ({inputs} input + {outputs} output, "
+        f"example has {inputs + outputs:,} tokens ({inputs:,} input + {outputs:,} output, "
         f"{run.choice.tokenizer.name}); {limit}"
     )

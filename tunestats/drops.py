@@ -34,6 +34,12 @@ KINDS: dict[str, DropKind] = {
             "re-encode the file as UTF-8 (for example iconv -f LATIN1 -t UTF-8)",
         ),
         DropKind(
+            "too-long-line",
+            "longer than --max-line-bytes, so not read",
+            "end each record with \\n (a JSON array or \\r line endings make one long line); "
+            "or raise --max-line-bytes",
+        ),
+        DropKind(
             "pretty-printed",
             "a record spread over several lines",
             "write one JSON object per line (JSONL): json.dumps(record) without indent",
@@ -196,12 +202,17 @@ KINDS: dict[str, DropKind] = {
 # A role's path, and the index steps of any path.
 _ROLE = re.compile(r"\.role$")
 _INDEX = re.compile(r"\[\d+\]")
-# A line of a pretty-printed record: a lone bracket, a "key": line, or one that ends in a comma
-# or an opening bracket (the rest of its value is on the next lines).
-_PRETTY = re.compile(rb'^\s*([\[\]{}],?|"[^"]*"\s*:.*|.*[,\[{])\s*$', re.DOTALL)
-# JSON strings, which may hold any word; and Python's constants, outside of them.
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_PYTHON = re.compile(rb"[:,\[]\s*(True|False|None)\b")
+# JSON strings, which may hold any word, and Python's constants outside of them. A string is
+# matched as an unrolled loop whose steps start with different bytes, then its closing quote if
+# it has one: a match never backtracks, and one whose string never closes is kept as it is (no
+# quote inside it can start a string: each is escaped, and the bytes after it split the same
+# way). The regex this replaces tried again from every such quote: quadratic time.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(")?')
+# After [:,[] the whitespace runs are disjoint: a search tries each byte a bounded number of
+# times.
+_PYTHON = re.compile(rb"[:,\[]\s*(?:True|False|None)\b")
+# The bytes regex \s, which bytes.strip() strips too.
+_SPACE = b" \t\n\r\x0b\x0c"
 
 
 def classify(path: str, problem: str, raw: bytes, record: Any = None) -> str:
@@ -246,12 +257,37 @@ def classify(path: str, problem: str, raw: bytes, record: Any = None) -> str:
 
 
 def _not_json(raw: bytes) -> str:
-    head = raw.lstrip()
-    if head.startswith((b"{'", b"[{'")) or _PYTHON.search(_STRING.sub(b'""', raw)):
+    if raw.lstrip().startswith((b"{'", b"[{'")) or _python_constant(raw):
         return "python-repr"
-    if _PRETTY.match(raw):
+    if _pretty(raw.strip(_SPACE)):
         return "pretty-printed"
     return "not-json"
+
+
+def _python_constant(raw: bytes) -> bool:
+    """Whether ``True``, ``False`` or ``None`` follows a ``:``, ``,`` or ``[`` outside JSON
+    strings. Emptying the strings removes bytes and adds no such place, so they are emptied
+    only when the line has one somewhere."""
+    if not _PYTHON.search(raw):
+        return False
+    return bool(_PYTHON.search(_STRING.sub(_emptied, raw)))
+
+
+def _emptied(string: re.Match[bytes]) -> bytes:
+    return b'""' if string.group(1) else string.group(0)
+
+
+def _pretty(line: bytes) -> bool:
+    """Whether a line (without its surrounding whitespace) is one of a pretty-printed record:
+    a lone closing bracket, a ``"key":`` line, or one that ends in a comma or an opening bracket
+    (the rest of its value is on the next lines). Scanned, not matched: the regex that said this
+    took quadratic time on a long line of spaces."""
+    if line in (b"]", b"}") or line.endswith((b",", b"[", b"{")):
+        return True
+    if line.startswith(b'"'):
+        close = line.find(b'"', 1)  # a key holds no quote (not even an escaped one)
+        return close != -1 and line[close + 1 :].lstrip(_SPACE).startswith(b":")
+    return False
 
 
 def _role_code(problem: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from .formats import FORMATS, TASKS
 from .media import MODES, Access, MediaStage, generation
 from .profiles import ModelProfile, get_profile
+from .source import MAX_LINE_BYTES
 from .tokenizers import MemoCounter, Tokenizer, TokenizerChoice, choose_tokenizer
 
 # A file is split across processes only in shards of at least this size: below it, starting
@@ -118,6 +119,15 @@ class Options:
             type=float,
         ),
     )
+    max_line_bytes: int = field(
+        default=MAX_LINE_BYTES,
+        metadata=option(
+            "drop a line longer than N bytes without reading it whole (default 268435456, "
+            "256 MiB: over ten 20 MB inline parts)",
+            numbers=True,
+            metavar="N",
+        ),
+    )
     jobs: int | None = field(
         default=None,
         metadata=option(
@@ -144,7 +154,14 @@ class Options:
             raise ValueError(f"unknown media mode {self.media!r}; choose one of {', '.join(MODES)}")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        for name in ("epochs", "batch_size", "max_tokens_per_example", "jobs", "shard_bytes"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "max_tokens_per_example",
+            "jobs",
+            "shard_bytes",
+            "max_line_bytes",
+        ):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")

@@ -7,7 +7,9 @@ sink of its own on local temporary files (lines numbered from 1, drops kept raw)
 :func:`join_parts` writes them out in file order with the line numbers of the whole: the files
 are identical to those of one process. Destinations are local paths (written to a temporary
 name and renamed: never half a file) or any fsspec URL (``gs://``); a name ending in a
-compression suffix is compressed.
+compression suffix is compressed. A temporary name says which process on which host made it, so
+that what a killed run left (``kill -9`` leaves it no time to clean up) is removed by the next
+run that writes the same destination, or any split run.
 
 Hands to the pipeline: :class:`Outputs` (the two destinations) and its sinks.
 """
@@ -18,10 +20,16 @@ import base64
 import bisect
 import contextlib
 import errno
+import hashlib
+import itertools
 import os
 import pickle
+import re
 import shutil
+import socket
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
@@ -114,7 +122,10 @@ class Outputs:
     @contextlib.contextmanager
     def parts(self, count: int) -> Iterator[list[tuple[str | None, str | None]]]:
         """Local temporary files for ``count`` shards, removed afterwards."""
-        folder = tempfile.mkdtemp(prefix="tunestats-lines-")
+        _remove_stale_parts(tempfile.gettempdir())
+        with _writing_lock:  # taken before it exists: no other thread can think it stale
+            folder = tempfile.mkdtemp(prefix=f"{_PARTS}{_host()}-{os.getpid()}-")
+            _writing.add(folder)
         try:
             yield [
                 (
@@ -125,6 +136,8 @@ class Outputs:
             ]
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+            with _writing_lock:
+                _writing.discard(folder)
 
     def join_parts(
         self, parts: list[tuple[str | None, str | None]], first_lines: list[int]
@@ -184,8 +197,9 @@ class _Destination:
                 if os.path.isdir(local):  # else the rename at the end would fail, too late
                     raise IsADirectoryError(errno.EISDIR, "is a directory", local)
                 folder, name = os.path.split(os.path.abspath(local))
+                _remove_stale_temps(folder, name)
                 # A name of our own, opened with "x": the umask applies, as to any new file.
-                self.tmp = os.path.join(folder, f".{name}.tunestats-{os.getpid()}-{id(self):x}")
+                self.tmp = _temp_path(folder, name)
                 self.raw = open(self.tmp, "xb")  # noqa: SIM115 (closed by finish or discard)
             else:
                 fs, inner = filesystem_and_path(path)
@@ -229,6 +243,8 @@ class _Destination:
                 error = self.error(exc)
                 self.discard()
                 raise error from exc
+            with _writing_lock:
+                _writing.discard(self.tmp)
             self.tmp = None
 
     def discard(self) -> None:
@@ -248,7 +264,106 @@ class _Destination:
         if self.tmp is not None:
             with contextlib.suppress(OSError):
                 os.remove(self.tmp)
+            with _writing_lock:
+                _writing.discard(self.tmp)
             self.tmp = None
+
+
+# --- temporary names, and what a killed run left ----------------------------------------------
+
+# A temporary file is ".NAME.tunestats-HOST-PID-N.tmp" beside its destination (HOST at most 40
+# characters, a NAME of over 150 bytes as a hash: the name stays under 255); the parts of a
+# split run are in a folder "tunestats-lines-HOST-PID-XXXXXXXX" of the system's temporary
+# directory. Versions before these names wrote ".NAME.tunestats-PID-HEX" (removed too).
+_PARTS = "tunestats-lines-"
+_TEMP = re.compile(r"(?P<host>.+)-(?P<pid>\d+)-\d+\.tmp")
+_OLD_TEMP = re.compile(r"(?P<pid>\d+)-[0-9a-f]+")
+_PARTS_FOLDER = re.compile(r"(?P<host>.+)-(?P<pid>\d+)-[a-z0-9_]+")
+_numbers = itertools.count()
+_writing: set[str] = set()  # this process's temporary files and folders still in use
+_writing_lock = threading.Lock()
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:40] or "host"
+
+
+def _temp_prefix(name: str) -> str:
+    """ ".NAME.tunestats-": a NAME so long that the temporary name would pass the usual limit of
+    255 bytes is replaced by its hash."""
+    if len(os.fsencode(name)) > 150:
+        name = hashlib.sha1(os.fsencode(name)).hexdigest()[:16]
+    return f".{name}.tunestats-"
+
+
+def _temp_path(folder: str, name: str) -> str:
+    with _writing_lock:
+        number = next(_numbers)
+        path = os.path.join(folder, f"{_temp_prefix(name)}{_host()}-{os.getpid()}-{number}.tmp")
+        _writing.add(path)
+    return path
+
+
+def _left_by_a_dead_run(host: str, pid: int, path: str) -> bool:
+    """Whether ``path``, made by process ``pid`` of ``host``, was left by a run that ended
+    without cleaning up: its process, on this host, is no longer running."""
+    if host != _host():  # another host's, in a shared folder: it may be running there
+        return False
+    if pid == os.getpid():  # this process, or a dead one that had its number
+        with _writing_lock:
+            return path not in _writing
+    return not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":  # no harmless way to ask: keep what it wrote
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process
+        return True
+    return True
+
+
+def _remove_stale_temps(folder: str, name: str) -> None:
+    """Remove the temporary files of the destination ``folder/name`` that killed runs left."""
+    prefix = _temp_prefix(name)
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(folder):
+            owner = _temp_owner(entry[len(prefix) :]) if entry.startswith(prefix) else None
+            path = os.path.join(folder, entry)
+            if owner is not None and _left_by_a_dead_run(*owner, path):
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+
+
+def _temp_owner(rest: str) -> tuple[str, int] | None:
+    """The host and process in a temporary name (after ".NAME.tunestats-"), None if not one."""
+    if match := _TEMP.fullmatch(rest):
+        return match["host"], int(match["pid"])
+    if match := _OLD_TEMP.fullmatch(rest):
+        return _host(), int(match["pid"])
+    return None
+
+
+def _remove_stale_parts(folder: str) -> None:
+    """Remove the part folders that killed split runs of this user left in ``folder``."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(folder):
+            match = entry.startswith(_PARTS) and _PARTS_FOLDER.fullmatch(entry[len(_PARTS) :])
+            if not match:
+                continue
+            path = os.path.join(folder, entry)
+            with contextlib.suppress(OSError):
+                info = os.lstat(path)  # a folder of this user's, not a link to one
+                if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode):
+                    continue
+                if _left_by_a_dead_run(match["host"], int(match["pid"]), path):
+                    shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -52,7 +52,9 @@ def run_range(
     ``parts`` (local file names, see :meth:`Outputs.parts`), the shard's kept and dropped
     lines are written there.
     """
-    blocks = read_blocks(info.uri, start=start, end=end, expect=info)
+    blocks = read_blocks(
+        info.uri, start=start, end=end, expect=info, max_line_bytes=run.options.max_line_bytes
+    )
     if parts is None:
         return accumulate_blocks(blocks, fmt, run, report)
     with shard_sink(parts) as sink:

@@ -12,20 +12,33 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from .accumulate import Accumulator, reason
 from .counting import accumulate_blocks
 from .drops import KINDS
-from .formats import detect_format, is_blank
+from .formats import detect_format, is_blank, record_format
 from .options import Options, Plan, plan
 from .outputs import Outputs
 from .parallel import run_shards, shard_ranges, warm_for_large_run
 from .progress import Progress, reporter
 from .results import SourceStats, Stats, make_stats
-from .source import LineBlock, SourceError, SourceInfo, read_blocks, splittable_size, stat_source
+from .source import (
+    TOO_LONG_LINE,
+    LineBlock,
+    SourceError,
+    SourceInfo,
+    read_blocks,
+    splittable_size,
+    stat_source,
+)
 
 DETECT_LINES = 1000  # CHOICES.md: format detection looks at most this far
+# ... and holds at most this many bytes of lines for the replay (one block may go over).
+DETECT_BYTES = 64 << 20
 
 
 def compute(
@@ -65,15 +78,17 @@ def run_source(
     """Read one whole source into an Accumulator, split across processes when it is large;
     write its kept and dropped lines to ``outputs`` (only when the whole source was read)."""
     info = stat_source(uri)
-    expect = None if uri == "-" else info
+    expect = None if info.stream else info  # stdin and named pipes are read once, as they come
     size = splittable_size(info)
     if progress is not None:
         progress.begin(uri, size)
-    reader = read_blocks(uri, expect=expect)
+    reader = read_blocks(uri, expect=expect, max_line_bytes=run.options.max_line_bytes)
     blocks: Iterator[LineBlock] = reader
     fmt = run.options.format
+    detection = None
     if fmt is None:
-        fmt, blocks = peek_format(reader, run.profile.format)
+        detection, blocks = detect(reader, run.profile.format)
+        fmt = detection.format
     ranges = shard_ranges(size, run.processes, run.options.shard_bytes)
     if size is not None and size >= run.options.shard_bytes:
         warm_for_large_run(run)
@@ -81,28 +96,51 @@ def run_source(
         report = None if progress is None else reporter(progress.counts, 0)
         if not outputs:
             acc, parsed = accumulate_blocks(blocks, fmt, run, report)
-            return finish_source(uri, fmt, acc, parsed, info)
+            return finish_source(uri, fmt, acc, parsed, info, detection)
         with outputs.sink() as sink:
             acc, parsed = accumulate_blocks(blocks, fmt, run, report, sink)
-            return finish_source(uri, fmt, acc, parsed, info)  # no files if the source fails
+            # no files if the source fails
+            return finish_source(uri, fmt, acc, parsed, info, detection)
     reader.close()
-    check = lambda acc, parsed: finish_source(uri, fmt, acc, parsed)  # noqa: E731
+    check = lambda acc, parsed: finish_source(uri, fmt, acc, parsed, None, detection)  # noqa: E731
     acc, parsed = run_shards(info, fmt, run, ranges, progress, outputs, check)
-    return finish_source(uri, fmt, acc, parsed, info)
+    return finish_source(uri, fmt, acc, parsed, info, detection)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What format detection found in the first records of a source."""
+
+    format: str  # the format decided, or the model's when nothing decided (``assumed``)
+    assumed: bool  # no record looked at has the keys of any format
 
 
 def finish_source(
-    uri: str, fmt: str, acc: Accumulator, parsed: int, info: SourceInfo | None = None
+    uri: str,
+    fmt: str,
+    acc: Accumulator,
+    parsed: int,
+    info: SourceInfo | None = None,
+    detection: Detection | None = None,
 ) -> SourceStats:
-    """The statistics of a whole source, or SourceError when it holds no record at all."""
+    """The statistics of a whole source, or SourceError when it holds no record at all: no
+    line (empty), or no JSON line (not JSONL, or every line too long to read)."""
     if acc.blank == acc.last_line:
         raise SourceError(f"{uri}: empty: no records")
+    if parsed == 0 and {code for code, _ in acc.drop_kinds} == {TOO_LONG_LINE}:
+        raise SourceError(
+            f"{uri}: no line could be read: every line is longer than the maximum (first: "
+            f"{_first_reason(acc)}); {KINDS[TOO_LONG_LINE].hint}"
+        )
     if parsed == 0:
         raise SourceError(
             f"{uri}: not JSONL: no line is a JSON value (first: {_first_reason(acc)})"
             f"{_likely_fix(acc)}"
         )
-    return SourceStats(uri, fmt, acc, info)
+    # No record had the keys of any format and none was kept: the report says the format was
+    # the model's, assumed (CHOICES.md, "Formats"), and lists every drop.
+    assumed = detection is not None and detection.assumed and acc.examples == 0
+    return SourceStats(uri, fmt, acc, info, format_assumed=assumed)
 
 
 def _likely_fix(acc: Accumulator) -> str:
@@ -121,20 +159,44 @@ def _first_reason(acc: Accumulator) -> str:
 
 
 def peek_format(reader: Iterator[LineBlock], fallback: str) -> tuple[str, Iterator[LineBlock]]:
+    """Decide the format from the first records; return it and all blocks, the read ones again
+    (see :func:`detect`)."""
+    detection, blocks = detect(reader, fallback)
+    return detection.format, blocks
+
+
+def detect(reader: Iterator[LineBlock], fallback: str) -> tuple[Detection, Iterator[LineBlock]]:
     """Decide the format from the first records; return it and all blocks, the read ones again.
 
     Blocks are read only until a record decides (usually the first), at most DETECT_LINES
-    non-blank lines; stdin cannot be read twice, so they are replayed, then released.
+    non-blank lines and DETECT_BYTES bytes; stdin cannot be read twice, so they are replayed,
+    then released. A line too long to read (an empty LongLine) is blank to detection.
     """
     head: list[LineBlock] = []
 
     def lines() -> Iterator[bytes]:
+        held = 0
         for block in reader:
             head.append(block)
             yield from (raw for raw in block.lines if not is_blank(raw))
+            held += block.nbytes
+            if held >= DETECT_BYTES:
+                return
 
     fmt = detect_format(itertools.islice(lines(), DETECT_LINES), fallback)
-    return fmt, _replay(head, reader)
+    assumed = fmt == fallback and not any(_decides(raw) for b in head for raw in b.lines)
+    return Detection(fmt, assumed), _replay(head, reader)
+
+
+def _decides(raw: bytes) -> bool:
+    """Whether a line is a record with the keys of some format (detect_format's rule)."""
+    if is_blank(raw) or raw.lstrip()[:1] != b"{":
+        return False
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return record_format(record) is not None or (isinstance(record, dict) and "messages" in record)
 
 
 def _replay(head: list[LineBlock], blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:

@@ -2,10 +2,14 @@
 
 Hands to the pipeline: a :class:`ModelProfile`, which fixes the "too long" limit, the format
 assumed when detection is undecided, and which Gemini tokenizer model counts exactly for it.
+To ``tunestats models``: each model's generation and whether Vertex tunes it now (SPEC §8).
+An unknown name is an error that suggests a known one of the same generation first.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, replace
 
 DEFAULT_MODEL = "gemini-2.5-flash"
@@ -101,23 +105,83 @@ def short_name(name: str) -> str:
     return name.rsplit("/models/", 1)[-1]
 
 
+def _keys(profile: ModelProfile) -> tuple[str, ...]:
+    """The lowercased names a profile answers to: its name, and the id after ``@``."""
+    return tuple(dict.fromkeys((profile.name.lower(), profile.name.rsplit("@", 1)[-1].lower())))
+
+
+def generation(name: str) -> str:
+    """A model's generation: ``gemini-2.5`` of ``gemini-2.5-flash-001``, ``llama-3.1`` of
+    ``meta/llama3_1@llama-3.1-8b``, ``qwen3`` of ``qwen3-8b`` (the name up to its first
+    version number)."""
+    bare = short_name(name).rsplit("@", 1)[-1].lower()
+    found = re.match(r"[a-z]+-?\d+(?:\.\d+)?", bare)
+    return found.group(0) if found else bare
+
+
+def generation_title(name: str) -> str:
+    """``Gemini 2.5``, ``Llama 3.1``, ``Qwen 3``: the generation as people write it."""
+    words = re.sub(r"([a-z])-?(\d)", r"\1 \2", generation(name))
+    return words[:1].upper() + words[1:]
+
+
+# SPEC §8: Google's list of tunable models of 2026-09-25.
+LISTED_ON = "2026-09-25"
+LISTED = (
+    "gemini-3.5-flash",
+    "gemini-3.5-flash-lite",
+    "gemini-3.1-flash-lite",
+    "gemini-2.5-pro",
+    "gemini-2.5-flash",
+    "gemini-2.5-flash-lite",
+)
+
+
+def tunable_now(profile: ModelProfile) -> str:
+    """Whether Vertex tunes the model now (SPEC §8): ``yes``; ``yes (open)`` for a Vertex open
+    model; ``no (delisted)`` for Gemini 2.0, on earlier lists but not on that of LISTED_ON;
+    ``no`` for Gemini 1.x."""
+    if profile.family == "open":
+        return "yes (open)"
+    if profile.name in LISTED:
+        return "yes"
+    return "no (delisted)" if profile.family == "gemini-2" else "no"
+
+
+def suggest(name: str) -> str | None:
+    """The known model a mistyped ``name`` most likely means, of the same generation first:
+    ``gemini-2.5-flash-001`` -> ``gemini-2.5-flash``, never ``gemini-2.0-flash-001``."""
+    wanted = short_name(name).lower()
+    # A known name with something after it (a version suffix): the longest such name.
+    longer = [(len(k), p.name) for p in _PROFILES for k in _keys(p) if wanted.startswith(k + "-")]
+    if longer:
+        return max(longer)[1]
+    same = [p for p in _PROFILES if generation(p.name) == generation(wanted)]
+    gemini = wanted.startswith("gemini")
+    family = [p for p in _PROFILES if p.name.startswith("gemini") == gemini]
+    # A looser match within the generation; across generations only a close one.
+    for pool, cutoff in ((same, 0.5), (family, 0.75)):
+        by_key = {k: p.name for p in pool for k in _keys(p)}
+        close = difflib.get_close_matches(wanted, list(by_key), n=1, cutoff=cutoff)
+        if close:
+            return by_key[close[0]]
+    return None
+
+
 def _lookup(name: str) -> ModelProfile | None:
     """By full name or by the id after ``@``, case-insensitively (Gemini-2.5-Flash works)."""
     lowered = name.lower()
     for profile in _PROFILES:
-        if lowered in (profile.name.lower(), profile.name.rsplit("@", 1)[-1].lower()):
+        if lowered in _keys(profile):
             return profile
     return None
 
 
 def _unknown(name: str) -> str:
-    import difflib
-
-    names = [p.name for p in _PROFILES]
-    close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=1, cutoff=0.6)
-    hint = f"did you mean {next(n for n in names if n.lower() == close[0])}? " if close else ""
+    close = suggest(name)
+    hint = f"did you mean {close}? " if close else ""
     return (
-        f"unknown model {name!r}; {hint}known models: {', '.join(names)} "
+        f"unknown model {name!r}; {hint}`tunestats models` lists the known models "
         "(or give --max-tokens-per-example to use any name)"
     )
 

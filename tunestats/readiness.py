@@ -22,6 +22,16 @@ MEDIA_EXAMPLES = 300_000  # SPEC §8 [D]: training examples when any has media
 MAX_DROPPED_DIVISOR = 10  # SPEC §8 [D: the video page; C: any drops]: at most 1/10 dropped
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 example``, ``2 examples``, ``1,234 media parts``: a count and its noun."""
+    return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
+def verb(n: int, one: str, many: str) -> str:
+    """The verb that agrees with ``n``: ``verb(1, "is", "are")``."""
+    return one if n == 1 else many
+
+
 @dataclass(frozen=True)
 class JobLimits:
     """SPEC §8's table, one column; None: no limit known."""
@@ -88,7 +98,8 @@ def check_job(
                 over = _above(result.longest_output, limits.max_model_message_tokens)
                 if over:
                     rejections.append(
-                        f"{over:,} {name} example(s) have a model message over "
+                        f"{plural(over, name + ' example')} {verb(over, 'has', 'have')} a "
+                        "model message over "
                         f"{limits.max_model_message_tokens:,} tokens, the most "
                         f"{profile.name} takes in one message"
                     )
@@ -101,15 +112,23 @@ def check_job(
         share = result.dropped / examples
         if result.dropped * MAX_DROPPED_DIVISOR > examples:  # in integers: exact at 10%
             rejections.append(
-                f"{result.dropped:,} of the {examples:,} {name} examples ({share:.1%}) are "
-                f"dropped; Vertex fails a job before training when more than 10% are"
+                f"{_share_of(result.dropped, examples, name)} ({share:.1%}) "
+                f"{verb(result.dropped, 'is', 'are')} dropped; Vertex fails a job before "
+                "training when more than 10% of its examples are dropped"
             )
         else:
             warnings.append(
-                f"Vertex will drop {result.dropped:,} of the {examples:,} {name} examples "
-                f"({share:.1%}) and tune on the rest"
+                f"Vertex will drop {_share_of(result.dropped, examples, name)} ({share:.1%}) "
+                "and tune on the rest"
             )
     return Readiness([REJECT + r for r in rejections], warnings)
+
+
+def _share_of(part: int, whole: int, name: str) -> str:
+    """``1 of the 2 training examples``; ``the only training example``."""
+    if whole == 1:
+        return f"the only {name} example"
+    return f"{part:,} of the {whole:,} {name} examples"
 
 
 def _training_limits(model: str, limits: JobLimits, training: DatasetResult) -> list[str]:
@@ -131,7 +150,7 @@ def _training_limits(model: str, limits: JobLimits, training: DatasetResult) -> 
         )
     if limits.min_examples is not None and training.examples < limits.min_examples:
         out.append(
-            f"the training set has {training.examples:,} valid examples; {model} needs at "
+            f"the training set has {plural(training.examples, 'valid example')}; {model} needs at "
             f"least {limits.min_examples:,}"
         )
     return out

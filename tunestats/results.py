@@ -26,10 +26,20 @@ class SourceStats:
     format: str
     accumulator: Accumulator
     info: SourceInfo | None = None  # the version that was read
+    # Detected, no record had the keys of any format and none was kept: ``format`` is the
+    # model's, assumed (issue 18).
+    format_assumed: bool = False
     result: DatasetResult = field(init=False)
 
     def __post_init__(self) -> None:
         self.result = self.accumulator.result()
+
+    @property
+    def format_note(self) -> str:
+        """What the reports write after the format's name: why it is the model's, if assumed."""
+        if self.format_assumed:
+            return " (no record matched any format; assumed from the model)"
+        return ""
 
     # Line accounting: every line is kept, dropped or blank.
     @property

@@ -8,8 +8,12 @@ readiness (SPEC §8) and cost. The last stage: it hands strings to the CLI.
 
 from __future__ import annotations
 
+import textwrap
+
 from .accumulate import Distribution, DropGroup, MediaSummary, UncountedMedia, bucket_edges
 from .drops import KINDS
+from .formats.common import escape_hidden
+from .readiness import plural, verb
 from .report import step_count
 from .results import SourceStats, Stats
 
@@ -49,7 +53,7 @@ def text_report(
     supervised = stats.task == "supervised"
     lines = [
         f"{title}: {source.uri}",
-        f"  format {source.format}, task {stats.task}, model {stats.model}",
+        f"  format {source.format}{source.format_note}, task {stats.task}, model {stats.model}",
         f"  lines {r.lines:,}: kept {r.examples:,}, dropped {r.dropped:,}, blank {r.blank:,}",
         f"  characters {r.characters:,} (billable {r.billable_characters:,})",
         "",
@@ -66,7 +70,7 @@ def text_report(
     if not training:
         pass  # tuning trains on the training set only: its epochs multiply nothing here
     elif stats.epochs:
-        billable += f"; x {stats.epochs} epochs = {r.billable_tokens * stats.epochs:,}"
+        billable += f"; x {plural(stats.epochs, 'epoch')} = {r.billable_tokens * stats.epochs:,}"
     else:
         billable += " (give --epochs N for the total)"
     lines.append(billable)
@@ -109,7 +113,7 @@ def job_report(stats: Stats) -> str:
 
 
 def _parts(n: int) -> str:
-    return f"{n:,} media part{'' if n == 1 else 's'}"
+    return plural(n, "media part")
 
 
 def dataset_media(media: MediaSummary) -> str:
@@ -124,10 +128,11 @@ def dataset_media(media: MediaSummary) -> str:
 def uncounted_text(u: UncountedMedia) -> str:
     """ "3 media parts could not be read (permission denied: gs://b/x.mp4 and 2 more); their
     tokens are not counted"."""
-    verb = "could not be read" if u.status == "not read" else "could not be measured"
-    where = u.first[0][1] if u.first else "?"
+    could = "could not be read" if u.status == "not read" else "could not be measured"
+    where = escape_hidden(u.first[0][1]) if u.first else "?"  # a URI as the record wrote it
     more = f" and {u.count - 1:,} more" if u.count > 1 else ""
-    return f"{_parts(u.count)} {verb} ({u.reason}: {where}{more}); their tokens are not counted"
+    their = verb(u.count, "its", "their")
+    return f"{_parts(u.count)} {could} ({u.reason}: {where}{more}); {their} tokens are not counted"
 
 
 def media_line(stats: Stats) -> str | None:
@@ -138,7 +143,8 @@ def media_line(stats: Stats) -> str | None:
         return None
     skipped = sum(s.result.media.parts.get("skipped", 0) for s in sources)
     if skipped == parts:
-        return f"media tokens: not counted (--media skip): {_parts(parts)} count 0 tokens"
+        counts = verb(parts, "counts", "count")
+        return f"media tokens: not counted (--media skip): {_parts(parts)} {counts} 0 tokens"
     uncounted = sum(u.count for s in sources for u in s.result.media.uncounted)
     measured = sum(s.result.media.parts.get("measured", 0) for s in sources)
     line = (
@@ -162,3 +168,40 @@ def tokenizer_line(stats: Stats) -> str:
     return f"tokenizer: {stats.tokenizer}: " + "; ".join(stats.notes).replace(
         "estimates", "ESTIMATES", 1
     )
+
+
+def models_table() -> str:
+    """``tunestats models``: every known model, its generation, token limit, default tokenizer
+    and whether Vertex tunes it now (SPEC §4, §8)."""
+    from .profiles import _PROFILES, DEFAULT_MODEL, LISTED_ON, generation_title, tunable_now
+
+    header = ("model", "generation", "token limit", "tokenizer", "tunable now")
+    rows = [
+        (
+            p.name,
+            generation_title(p.name),
+            f"{p.max_tokens_per_example:,}",
+            f"{p.gemini_tokenizer} (exact)" if p.gemini_tokenizer else "cl100k_base (estimate)",
+            tunable_now(p),
+        )
+        for p in _PROFILES
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [c.rjust(w) if i == 2 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells).rstrip()
+
+    notes = [
+        f"default: {DEFAULT_MODEL}. Names match in any case; an open model also by the id after "
+        "@ (llama-3.1-8b).",
+        "token limit: input + output tokens of one example (--max-tokens-per-example sets "
+        "another, and then any name is accepted).",
+        "tokenizer: what counts by default: gemma2, gemma3, gemma4 are the Gemini tokenizers "
+        "shipped with tunestats; for an open model, --tokenizer hf:PATH counts with its "
+        "tokenizer.json (still an estimate: tunestats cannot check that the file is the model's).",
+        f"tunable now: on Google's list of tunable models of {LISTED_ON}, or a Vertex open "
+        "model; delisted: Gemini 2.0 is no longer on that list, and Vertex may refuse the job.",
+    ]
+    wrapped = [textwrap.fill(note, 100, subsequent_indent="  ") for note in notes]
+    return "\n".join([line(header), *(line(row) for row in rows), "", *wrapped])

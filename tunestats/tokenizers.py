@@ -10,7 +10,9 @@ Every tokenizer counts the text alone: no special tokens, no per-message overhea
   load, loaded once per process on first use): Gemini 2.x, Gemini 3.5 Flash / 3.1 Flash-Lite,
   Gemini 1.x. The default for every Gemini model, so its counts are exact with no flag and no
   network. ``--tokenizer-model PATH`` takes any other SentencePiece file.
-- ``hf:PATH``: a Hugging Face ``tokenizer.json`` through the ``tokenizers`` package.
+- ``hf:PATH``: a Hugging Face ``tokenizer.json`` through the ``tokenizers`` package. Its
+  counts are estimates for every model: tunestats knows no published hash of any open model's
+  ``tokenizer.json``, so it cannot tell that the file is the model's own (CHOICES.md).
 
 Hands to the pipeline: a :class:`Tokenizer` and whether its counts are exact for the model.
 """
@@ -437,8 +439,9 @@ class HFTokenizer:
             raise TokenizerError("hf: tokenizers need: pip install 'tunestats[hf]'") from exc
         self.name = f"hf:{path}"
         self._path = path
+        data = _read_bytes(path)  # its own error says the file cannot be read
         try:
-            self._tok = HF.from_str(_read_bytes(path).decode("utf-8"))
+            self._tok = HF.from_str(data.decode("utf-8"))
         except Exception as exc:  # tokenizers raises plain Exception on a bad file
             raise TokenizerError(f"{path}: not a tokenizer.json: {exc}") from exc
 
@@ -503,7 +506,9 @@ def _read_bytes(uri: str) -> bytes:
         with open_binary(uri) as f:
             return f.read()
     except (SourceError, OSError, ValueError) as exc:
-        raise TokenizerError(f"{uri}: cannot read tokenizer file: {exc}") from exc
+        why = str(exc)
+        why = why[len(uri) + 2 :] if why.startswith(f"{uri}: ") else why  # the URI once
+        raise TokenizerError(f"{uri}: cannot read tokenizer file: {why}") from exc
 
 
 # The notes of estimates: each says why, and what would make the counts exact.
@@ -543,7 +548,7 @@ def _estimate(name: str, model: str, gemini_key: str | None) -> TokenizerChoice:
     if gemini_key is None:
         note = (
             f"token counts are {name} estimates: tunestats ships no tokenizer for {model}; "
-            "give --tokenizer hf:PATH (the model's tokenizer.json) for exact counts"
+            "give --tokenizer hf:PATH (the model's tokenizer.json) to count its own tokens"
         )
     else:
         note = (
@@ -551,6 +556,21 @@ def _estimate(name: str, model: str, gemini_key: str | None) -> TokenizerChoice:
             "(leave out --tokenizer for exact counts)"
         )
     return TokenizerChoice(OpenAIEncoding(name), False, note)
+
+
+def _hf_note(path: str, model: str, gemini_key: str | None) -> str:
+    """Why an ``hf:`` file's counts are estimates: tunestats cannot know it is the model's own
+    tokenizer (it ships no hashes of open models' files), and a Gemini model has its own."""
+    if gemini_key is not None:
+        return (
+            f"{path} is a Hugging Face tokenizer, not {model}'s own: token counts are "
+            "estimates (leave out --tokenizer for exact counts)"
+        )
+    return (
+        f"token counts are estimates: tunestats cannot check that {path} is {model}'s own "
+        "tokenizer (it knows no hash of open models' tokenizer files); if it is, the counts "
+        "are that tokenizer's"
+    )
 
 
 def choose_tokenizer(
@@ -574,10 +594,7 @@ def choose_tokenizer(
     if name in OPENAI_ENCODINGS:
         return _estimate(name, model, gemini_key)
     if name.startswith("hf:"):
-        tokenizer = HFTokenizer(name[3:])
-        exact = gemini_key is None
-        note = "" if exact else f"a Hugging Face tokenizer on {model}: token counts are estimates"
-        return TokenizerChoice(tokenizer, exact, note)
+        return TokenizerChoice(HFTokenizer(name[3:]), False, _hf_note(name[3:], model, gemini_key))
     raise TokenizerError(
         f"unknown tokenizer {name!r}; choose gemini, cl100k_base, o200k_base or hf:PATH"
     )

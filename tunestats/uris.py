@@ -1,11 +1,16 @@
-"""URIs: what a source or destination name means, as plain string rules (no I/O, no fsspec).
+"""URIs: what a source or destination name means, as plain string rules (no fsspec).
 
-- a *plain path* has no scheme at all: ``source`` opens it with ``open`` (the fast path);
+- a *plain path* has no scheme at all: ``source`` opens it with ``open`` (the fast path), and
+  ``batch`` lists it on this machine. ``::`` in a name without ``://`` is part of the file
+  name, never an fsspec chain. A name that starts with ``file:`` (no ``//``) is fsspec's URL for
+  a relative path, unless a local file of that very name exists: a path that exists is that
+  path (the one look at the file system here);
 - a *local* name is on this machine: a plain path, ``file://`` or ``local://``;
 - anything else is a remote URL, named by its scheme (``gs``, ``s3``, ``simplecache::gs``...);
 - compression is taken from the name, by one table.
 
-Hands to ``source``, ``batch`` and ``beam``: answers about names, never a file system.
+Hands to ``source``, ``batch`` and ``beam``: answers about names (the file system is asked only
+whether a ``file:`` name exists).
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ COMPRESSIONS = ((".gz", "gzip"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zstd"
 
 
 def is_plain_path(uri: str) -> bool:
-    """No scheme at all: a path that ``open`` takes (``file:`` URLs go through fsspec)."""
-    return "://" not in uri and not uri.startswith("file:")
+    """No scheme at all: a path that ``open`` takes. ``file:x`` is fsspec's URL for ``./x``
+    unless ``file:x`` itself exists; a ``file://`` URL is always a URL."""
+    if "://" in uri:
+        return False
+    return not uri.startswith("file:") or os.path.lexists(uri)
 
 
 def is_local(uri: str) -> bool:
@@ -58,3 +66,22 @@ def compression(uri: str) -> str | None:
 
 def is_compressed(uri: str) -> bool:
     return compression(uri) is not None
+
+
+def is_utf8(name: str) -> bool:
+    """Whether a name is valid Unicode text. A file name that is not UTF-8 reaches Python with
+    its bad bytes as lone surrogates (PEP 383), which UTF-8 JSON and Parquet cannot hold."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(name: str) -> str:
+    """A name as valid text: each byte that is not UTF-8 written ``\\xff``, as Python shows
+    bytes (a lone surrogate that is no such byte is written ``\\udXXX``)."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")

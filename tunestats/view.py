@@ -18,6 +18,7 @@ from typing import Any
 
 from .accumulate import DatasetResult, Distribution
 from .cost import Cost
+from .cost import _usd as usd  # the sentence's own rounding
 from .drops import KINDS
 from .readiness import Readiness
 from .report import step_count
@@ -111,7 +112,20 @@ def dataset_view(name: str, source: SourceStats, stats: Stats) -> dict[str, Any]
         "samples": [
             {"role": content["role"], "text": content["parts"][0]["text"]} for content in r.samples
         ],
+        "sampleExamples": sample_examples_view(source),
     }
+
+
+def sample_examples_view(source: SourceStats) -> list[dict[str, Any]]:
+    """The sample examples one by one, each with its line and turns (``samples`` holds the same
+    turns run together, as Vertex's ``userDatasetExamples`` lists them)."""
+    return [
+        {
+            "line": line,
+            "turns": [{"role": c["role"], "text": c["parts"][0]["text"]} for c in contents],
+        }
+        for line, contents in source.accumulator.samples
+    ]
 
 
 def readiness_view(readiness: Readiness) -> dict[str, Any]:
@@ -122,10 +136,21 @@ def readiness_view(readiness: Readiness) -> dict[str, Any]:
     }
 
 
+def cost_headline(cost: Cost) -> str:
+    """The figure a reader looks for: the amount, the amount per epoch, or "no list price"
+    (the sentence with its basis and hints goes under it)."""
+    if cost.amount is not None:
+        return usd(cost.amount)
+    if cost.per_epoch is not None:
+        return f"{usd(cost.per_epoch)} per epoch"
+    return "no list price"
+
+
 def cost_view(cost: Cost | None) -> dict[str, Any] | None:
     if cost is None:
         return None
     return {
+        "headline": cost_headline(cost),
         "text": cost.text,
         "amount": cost.amount,
         "perEpoch": cost.per_epoch,
@@ -186,11 +211,34 @@ def page_model(stats: Stats) -> dict[str, Any]:
     return _page(source, tokenizer, readiness, cost_view(stats.cost), datasets)
 
 
+def page_path_problem(path: str) -> str | None:
+    """Why the page cannot be written at ``path``, or None. A local page goes into a folder
+    that exists (as ``--write-kept`` does): a mistyped folder is said, not created. fsspec URLs
+    have no folders to check."""
+    from . import uris
+
+    if not uris.is_local(path):
+        return None
+    local = uris.local_path(path)
+    folder = os.path.dirname(local) or "."
+    if os.path.isdir(local):
+        return f"{local} is a directory"
+    if not os.path.exists(folder):
+        return f"no such directory {folder}"
+    if not os.path.isdir(folder):
+        return f"{folder} is not a directory"
+    return None
+
+
 def write_page(path: str, stats: Stats) -> None:
-    """Write the run's HTML page to ``path`` (local or any fsspec URL)."""
+    """Write the run's HTML page to ``path`` (local or any fsspec URL); OSError when
+    :func:`page_path_problem` finds one."""
     from .batch.records import write_bytes
     from .html import render_page
 
+    problem = page_path_problem(path)
+    if problem is not None:
+        raise OSError(problem)
     write_bytes(path, render_page(page_model(stats)).encode("utf-8"))
 
 
@@ -252,12 +300,32 @@ def index_model(rows: list[tuple[Any, dict[str, Any] | None, str | None]]) -> di
                 "ready": row.ready,
                 "rejections": list(readiness.get("rejections", [])),
                 "cost": cost.get("text"),
+                "costHeadline": cost.get("headline"),
                 "page": page,
                 "error": row.error,
             }
         )
     version = package_version()
-    return {"title": "tunestats batch", "generated": _now(), "version": version, "rows": out}
+    return {
+        "title": "tunestats batch",
+        "generated": _now(),
+        "version": version,
+        "prefix": common_folder([row["uri"] for row in out]),
+        "rows": out,
+    }
+
+
+def common_folder(uris: list[str]) -> str:
+    """The folder every URI is in (``gs://b/tuning/``), which the index names once and leaves
+    out of each row; "" when there are fewer than two, or they share only a scheme or the
+    root."""
+    if len(uris) < 2:
+        return ""
+    prefix = os.path.commonprefix(uris)
+    folder = prefix[: prefix.rfind("/") + 1]
+    if folder in ("", "/") or folder.endswith("://"):
+        return ""
+    return folder
 
 
 def write_batch_html(folder: str, rows: list[Any]) -> str:

@@ -430,7 +430,7 @@ def test_aiplatform_v1beta1_job_with_dropped_records(emulator: Emulator, bucket:
         (
             b"not json\n" * 2,
             "2 of the 16 training examples (12.5%) are dropped; Vertex fails a job before "
-            "training when more than 10% are",
+            "training when more than 10% of its examples are dropped",
         ),
         (None, "the training set is palm; gemini-2.0-flash-001 takes gemini records"),
     ],
@@ -1257,7 +1257,7 @@ def test_datasets_that_cannot_be_used_fail_the_job(
     assert job.state.name == "JOB_STATE_FAILED"
     assert job.error.code == 3 and not job.tuned_model.model and not job.tuning_data_stats
     assert csv in job.error.message and "not JSONL" in job.error.message
-    assert "line 1" in job.error.message
+    assert "looks like CSV" in job.error.message  # issue 18: CSV is named as such
     check_times(job.create_time, job.start_time, job.end_time, job.update_time)
 
     gjob = wait_genai(

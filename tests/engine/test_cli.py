@@ -69,7 +69,7 @@ def test_strict_exit_code(capsys, jsonl):
     path = str(jsonl([GOOD, "bad"]))
     assert run_cli(capsys, "stats", path, "--tokenizer", "cl100k_base")[0] == 0
     code, _, err = run_cli(capsys, "stats", path, "--tokenizer", "cl100k_base", "--strict")
-    assert code == 3 and "1 example(s) dropped" in err
+    assert code == 3 and "1 example dropped" in err
 
 
 def test_no_valid_example_prints_report_and_exits_1(capsys, jsonl):

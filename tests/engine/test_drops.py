@@ -210,7 +210,9 @@ def test_every_code_has_a_title_and_a_short_hint():
         assert kind.title and kind.hint and len(kind.hint) <= 110, code
     # The media stage's codes (SPEC §9) are covered by tests/engine/test_media.py.
     media = {code for code in KINDS if code.startswith("media-")}
-    covered = {code for _, _, code in CASES if code} | {"too-deep", "too-long"} | media
+    # too-long-line: tests/engine/test_edges_reading.py.
+    covered = {code for _, _, code in CASES if code} | {"too-deep", "too-long", "too-long-line"}
+    covered |= media
     assert covered == set(KINDS), set(KINDS) - covered
 
 

@@ -156,7 +156,8 @@ def test_a_file_that_is_something_else_names_what_it_looks_like(tmp_path, head, 
 def test_a_compressed_stdin_is_a_source_error_that_says_so(tmp_path):
     import gzip
 
-    data = gzip.compress((GOOD_LINE + "\n").encode())
+    # Issue 18: stdin is decompressed once (test_edges_reading.py); compressed twice, it says so.
+    data = gzip.compress(gzip.compress((GOOD_LINE + "\n").encode()))
     done = run_cli("stats", "-", "--tokenizer", "cl100k_base", input=data)
     assert done.returncode == 1
     assert done.stderr.decode().strip().splitlines() == [

@@ -477,10 +477,13 @@ def test_report_in_the_browser(browser, tmp_path):  # noqa: F811
         assert shot.stat().st_size > 10_000
 
 
-# Elements that stick out of the screen, or whose content sticks out of them (to scroll).
+# Elements that stick out of the screen, or whose content sticks out of them (to scroll; not
+# the shapes and text inside an SVG, which cannot scroll: Chromium gives their sizes rounded
+# two ways, and LAYOUT_FACTS checks the marker labels against their chart).
 OUTSIDE_THE_SCREEN = """() => Array.from(document.querySelectorAll("body *"))
   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5
-               || (e.clientWidth && e.scrollWidth > e.clientWidth + 1))
+               || (e.clientWidth && !(e instanceof SVGElement && !(e instanceof SVGSVGElement))
+                   && e.scrollWidth > e.clientWidth + 1))
   .map(e => e.tagName + "." + e.getAttribute("class"))"""
 
 
@@ -717,3 +720,280 @@ def test_the_batch_index_links_a_page_per_dataset(browser, tmp_path, capsys):  #
             assert visit.page.locator("section.dataset").count() == 1
             assert visit.page.locator("#verdict").get_attribute("data-ready") == "false"
             visit.assert_clean()
+
+
+# --- layout at 1,280 and 1,920 px: screenshots and the facts they must show ------------------
+
+# What a reader would see go wrong, measured in the page: horizontal overflow, marker labels
+# that meet (or meet a bar's count, or leave the chart), how much of the width one dataset's
+# content takes.
+LAYOUT_FACTS = """() => {
+  const meet = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5
+    && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  const overlaps = [], outside = [];
+  for (const svg of document.querySelectorAll("svg.histogram")) {
+    const frame = svg.getBoundingClientRect();
+    const labels = Array.from(svg.querySelectorAll("text.marker-label"));
+    const counts = Array.from(svg.querySelectorAll("text.count"));
+    const box = t => t.getBoundingClientRect();
+    labels.forEach((a, i) => {
+      const r = box(a);
+      if (r.left < frame.left - 0.5 || r.right > frame.right + 0.5) outside.push(a.textContent);
+      for (const b of labels.slice(i + 1)) {
+        if (meet(r, box(b))) overlaps.push([a.textContent, b.textContent]);
+      }
+      for (const c of counts) {
+        if (meet(r, box(c))) overlaps.push([a.textContent, "count " + c.textContent]);
+      }
+    });
+  }
+  const main = document.querySelector("main");
+  const style = getComputedStyle(main);
+  const inner = el => {
+    const s = getComputedStyle(el);
+    return el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+  };
+  const datasets = Array.from(document.querySelectorAll("section.dataset")).map(ds => {
+    const panels = Array.from(ds.querySelectorAll(".panels > .panel"))
+      .map(p => p.getBoundingClientRect());
+    const right = Math.max(...panels.map(p => p.right));
+    const left = Math.min(...panels.map(p => p.left));
+    return {
+      width: ds.getBoundingClientRect().width,
+      inner: inner(ds),
+      panels: panels.length ? right - left : 0,
+      columns: new Set(panels.map(p => Math.round(p.left))).size,
+    };
+  });
+  return {
+    viewport: window.innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    margins: parseFloat(style.paddingLeft) + parseFloat(style.paddingRight)
+      + Math.max(0, window.innerWidth - main.getBoundingClientRect().width),
+    overlaps, outside, datasets,
+  };
+}"""
+
+WIDTHS = (1280, 1920)
+
+
+def shoot(page, name: str, tmp_path: Path) -> Path:
+    """A full-page screenshot into $TUNESTATS_ARTIFACTS (else the test's tmp folder)."""
+    artifacts = Path(os.environ.get("TUNESTATS_ARTIFACTS") or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / f"tunestats-{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    return shot
+
+
+def assert_reads_well(page, *, one_dataset: bool) -> dict:
+    facts = page.evaluate(LAYOUT_FACTS)
+    assert facts["scrollWidth"] <= facts["viewport"], "the page scrolls sideways"
+    assert page.evaluate(OUTSIDE_THE_SCREEN) == []
+    assert facts["overlaps"] == [], "marker labels meet"
+    assert facts["outside"] == [], "marker labels leave their chart"
+    if one_dataset:
+        (ds,) = facts["datasets"]
+        # The dataset's card and its panels take the width: never 60% of it with white beside.
+        assert ds["width"] > 0.9 * (facts["viewport"] - facts["margins"])
+        assert ds["panels"] > 0.9 * ds["inner"]
+        assert ds["columns"] >= 2  # the totals and the charts side by side
+    return facts
+
+
+def equal_statistics_page() -> dict:
+    """One dataset whose messages are all 2 (p5 = median = p95 = max) and whose output tokens
+    have p95 = max: the labels that used to meet."""
+    training = dataset(
+        "training",
+        TRAINING_INPUTS,
+        [5] * 38 + [40, 40],
+        [2] * 40,
+        drops=[drop_group("role-assistant", 5, [3, 9, 17])],
+        samples=SAMPLES,
+    )
+    return page_model([training], ready=True)
+
+
+def test_equal_statistics_share_one_label():
+    text = html.render_page(equal_statistics_page())
+    labels = re.findall(r'<text class="marker-label[^"]*"[^>]*>([^<]*)</text>', text)
+    assert "p5 = median = p95 = max: 2" in labels
+    assert "p95 = max: 40" in labels and "p5 = median: 5" in labels
+    assert text.count('<line class="marker ') == 4 * 3  # every statistic keeps its line
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", WIDTHS)
+def test_one_dataset_uses_the_width(browser, tmp_path, width):  # noqa: F811
+    model = equal_statistics_page()
+    path = write(tmp_path, html.render_page(model))
+    with open_file(browser, path, viewport=(width, 900)) as visit:
+        page = visit.page
+        assert_reads_well(page, one_dataset=True)
+        messages = page.locator('svg[data-field="userMessagePerExampleDistribution"]')
+        assert messages.locator("text.marker-label").all_text_contents() == [
+            "p5 = median = p95 = max: 2"
+        ]
+        assert messages.locator("line.marker").count() == 4
+        shoot(page, f"one-dataset-{width}", tmp_path)
+        visit.assert_clean()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", WIDTHS)
+def test_two_datasets_read_well(browser, tmp_path, width):  # noqa: F811
+    path = write(tmp_path, html.render_page(supervised_page()))
+    with open_file(browser, path, viewport=(width, 900)) as visit:
+        facts = assert_reads_well(visit.page, one_dataset=False)
+        training, validation = facts["datasets"]
+        assert abs(training["width"] - validation["width"]) < 1  # side by side, equal
+        shoot(visit.page, f"two-datasets-{width}", tmp_path)
+        visit.assert_clean()
+
+
+@pytest.mark.browser
+def test_the_cost_headline_is_the_figure(browser, tmp_path):  # noqa: F811
+    model = supervised_page()
+    model["cost"]["headline"] = "$1.23"
+    with open_file(browser, write(tmp_path, html.render_page(model))) as visit:
+        page = visit.page
+        headline, sentence = page.locator("#cost-headline"), page.locator("#cost")
+        assert headline.inner_text() == "$1.23"
+        assert sentence.inner_text() == model["cost"]["text"]  # the whole sentence, below
+        size = "e => parseFloat(getComputedStyle(e).fontSize)"
+        assert sentence.evaluate(size) < headline.evaluate(size) / 1.5
+        assert sentence.bounding_box()["y"] >= headline.bounding_box()["y"] + 10
+        visit.assert_clean()
+
+
+@pytest.mark.browser
+def test_each_sample_is_a_block_with_its_roles(browser, tmp_path):  # noqa: F811
+    model = equal_statistics_page()
+    model["datasets"][0]["sampleExamples"] = [
+        {"line": 1, "turns": SAMPLES},
+        {"line": 4, "turns": [*SAMPLES, {"role": "user", "text": "And the dog?"}]},
+        {"line": 9, "turns": SAMPLES[:1]},
+    ]
+    with open_file(browser, write(tmp_path, html.render_page(model))) as visit:
+        page = visit.page
+        examples = page.locator("section.samples article.example")
+        assert examples.evaluate_all("a => a.map(x => +x.dataset.line)") == [1, 4, 9]
+        boxes = [e.bounding_box() for e in examples.all()]
+        for above, below in zip(boxes, boxes[1:]):
+            assert below["y"] >= above["y"] + above["height"] + 4  # apart, not run together
+        second = examples.nth(1)
+        assert second.locator(".example-title").inner_text() == "Example 2 · line 4"
+        roles = second.locator(".sample").evaluate_all("s => s.map(x => x.dataset.role)")
+        assert roles == ["user", "model", "user"]
+        assert second.locator(".sample .role").all_inner_texts() == ["USER", "MODEL", "USER"]
+        assert second.locator(".sample pre").last.inner_text() == "And the dog?"
+        visit.assert_clean()
+
+
+@pytest.mark.browser
+def test_no_valid_example_says_so(browser, tmp_path, capsys):  # noqa: F811
+    """A file where no record matches the format (batch-prediction output read as gemini):
+    no empty "Distributions", but why there is none."""
+    from tunestats.cli import main
+
+    out = tmp_path / "report.html"
+    source = CORPUS / "distill" / "batch_predictions_flash.jsonl"  # batch-prediction output
+    argv = ["stats", str(source), "--format", "gemini", "--quiet", "--html", str(out)]
+    assert main(argv) == 1
+    capsys.readouterr()
+    with open_file(browser, out) as visit:
+        page = visit.page
+        assert page.locator("svg.histogram").count() == 0
+        note = page.locator("section.dataset .no-distribution")
+        assert note.locator("h3").inner_text() == "Distributions"
+        assert note.locator("p").inner_text() == "no valid example: no distribution"
+        assert_reads_well(page, one_dataset=True)
+        visit.assert_clean()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_pages_tunestats_writes_read_well(browser, tmp_path, capsys, width):  # noqa: F811
+    """`stats --html` of the example (one dataset, with a price) and of the corpus file with
+    drops as training and validation, at both widths."""
+    from tunestats.cli import main
+
+    one = tmp_path / "example.html"
+    argv = ["stats", str(EXAMPLE), "--quiet", "--epochs", "3", "--price-per-million", "8"]
+    assert main([*argv, "--html", str(one)]) == 0
+    broken = CORPUS / "broken" / "training_data_wrong.jsonl"
+    pair = tmp_path / "pair.html"
+    argv = ["stats", str(broken), "--validation", str(broken), "--quiet"]
+    assert main([*argv, "--max-tokens-per-example", "200", "--html", str(pair)]) == 0
+    capsys.readouterr()
+    with open_file(browser, one, viewport=(width, 900)) as visit:
+        page = visit.page
+        assert_reads_well(page, one_dataset=True)
+        assert re.fullmatch(r"\$0\.\d+", page.locator("#cost-headline").inner_text())
+        assert page.locator("article.example").count() == 3  # the example's three samples
+        shoot(page, f"example-{width}", tmp_path)
+        visit.assert_clean()
+    with open_file(browser, pair, viewport=(width, 900)) as visit:
+        assert_reads_well(visit.page, one_dataset=False)
+        assert visit.page.locator("#cost-headline").inner_text() == "no list price"
+        shoot(visit.page, f"broken-{width}", tmp_path)
+        visit.assert_clean()
+
+
+LONG = "gs://tuning-data/a-very-long-folder-name-for-the-support-team-datasets/2026_q4_final/"
+
+
+def long_index_model() -> dict:
+    """The index of datasets with long URIs, one name without any break, and one cost hint."""
+    model = index_model()
+    hint = "no list price known for gemini-2.5-flash; give --price-per-million X for an estimate"
+    for i, row in enumerate(model["rows"]):
+        row["uri"] = LONG + ("x" * 90 if i == 0 else f"dataset_{i}") + ".jsonl"
+        row["cost"] = hint
+        row["costHeadline"] = "no list price"
+        row["tokenizer"] = "gemini:gemma3_cleaned_262144_v2.spiece.model"
+        row["exact"] = True
+    model["rows"][1]["error"] = model["rows"][1]["uri"] + ": no such file or object"
+    model["rows"][1]["cost"] = None
+    model["prefix"] = LONG
+    return model
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_index_fits_and_says_a_hint_once(browser, tmp_path, width):  # noqa: F811
+    model = long_index_model()
+    path = write(tmp_path, html.render_index(model), "index.html")
+    with open_file(browser, path, viewport=(width, 900)) as visit:
+        page = visit.page
+        assert_reads_well(page, one_dataset=False)
+        wrap = page.locator(".table-wrap")
+        assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")  # every column visible
+        text = page.locator("body").inner_text()
+        assert text.count("give --price-per-million X") == 1  # a footnote, not every row
+        assert page.locator("#cost-note").inner_text().startswith("* Cost, for every dataset:")
+        cells = page.locator('td[data-key="cost"]').all_inner_texts()
+        assert cells == ["no list price*", "—", "no list price*"]
+        assert text.count("gemma3_cleaned_262144_v2") == 1  # the one tokenizer, said once
+        assert page.locator("#prefix").inner_text().startswith(LONG)
+        links = page.locator("a.page-link")
+        assert links.first.inner_text() == "x" * 90 + ".jsonl"
+        assert links.first.get_attribute("title") == model["rows"][0]["uri"]
+        failed = page.locator('tr.dataset-row[data-status="failed"]')
+        assert failed.locator(".note").inner_text() == "no such file or object"
+        shoot(page, f"index-{width}", tmp_path)
+        visit.assert_clean()
+
+
+@pytest.mark.browser
+def test_the_index_shows_costs_that_differ(browser, tmp_path):  # noqa: F811
+    """Sentences that differ stay in their rows, under the figure."""
+    model = index_model()
+    model["rows"][0]["costHeadline"] = "$1.80"
+    with open_file(browser, write(tmp_path, html.render_index(model), "index.html")) as visit:
+        cells = visit.page.locator('td[data-key="cost"]').all_inner_texts()
+        assert cells[0] == "$1.80\n$1.80 (estimate)" and cells[2] == "$1.35 (estimate)"
+        assert visit.page.locator("#cost-note").count() == 0
+        visit.assert_clean()

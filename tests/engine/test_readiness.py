@@ -98,7 +98,7 @@ def test_gemini_1_0_needs_16_examples_and_model_messages_of_8192_tokens():
     )
     assert rejections(model, result(examples=16, longest_output={8192: 16}), fmt) == []
     (long,) = rejections(model, result(examples=16, longest_output={8192: 14, 8193: 2}), fmt)
-    assert "2 training example(s) have a model message over 8,192 tokens" in long
+    assert "2 training examples have a model message over 8,192 tokens" in long
     # No upper limit of examples for 1.0 [D: "There is no limit"].
     assert rejections(model, result(examples=50_000_000), fmt) == []
 
@@ -124,7 +124,7 @@ def test_ten_percent_dropped_is_a_warning_more_is_a_rejection():
     past = check_job(get_profile("gemini-2.5-flash"), result(examples=89, dropped=11), "gemini")
     assert past.rejections == [
         f"{REJECT}11 of the 100 training examples (11.0%) are dropped; Vertex fails a job "
-        "before training when more than 10% are"
+        "before training when more than 10% of its examples are dropped"
     ]
 
 
@@ -146,7 +146,7 @@ def test_the_text_report_json_and_strict_say_it(tmp_path, capsys):
     message = f"{REJECT}the validation set has 257 examples; gemini-1.5-flash-002 takes at most 256"
     assert f"  {message}" in out
     assert main([*argv, "--strict"]) == 3
-    assert "1 job limit(s) broken" in capsys.readouterr().err
+    assert "1 job limit broken" in capsys.readouterr().err
     assert main([*argv, "--json"]) == 0
     captured = capsys.readouterr()
     json.loads(captured.out)  # the document alone on stdout
@@ -168,7 +168,7 @@ def test_a_long_model_message_end_to_end(tmp_path):
     stats = compute(str(path), model="gemini-1.0-pro-002")
     assert stats.training.kept == 17  # a rule of the job: nothing is dropped for it
     (only,) = stats.readiness.rejections
-    assert "1 training example(s) have a model message over 8,192 tokens" in only
+    assert "1 training example has a model message over 8,192 tokens" in only
 
 
 def test_the_batch_record_and_summary_have_ready(tmp_path):

@@ -189,7 +189,7 @@ def count_whole(info: SourceInfo, run: Plan, report: Any = None) -> dict[str, An
     """
     try:
         info = stat_source(info.uri)
-        reader = read_blocks(info.uri, expect=info)
+        reader = read_blocks(info.uri, expect=info, max_line_bytes=run.options.max_line_bytes)
         fmt, blocks = (
             (run.options.format, reader)
             if run.options.format
@@ -205,7 +205,7 @@ def detect(info: SourceInfo, run: Plan) -> str:
     """The format of a dataset (from its first records) unless the options fix it."""
     if run.options.format:
         return run.options.format
-    reader = read_blocks(info.uri, expect=info)
+    reader = read_blocks(info.uri, expect=info, max_line_bytes=run.options.max_line_bytes)
     try:
         fmt, _ = peek_format(reader, run.profile.format)
     finally:

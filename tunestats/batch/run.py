@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from .. import combine
+from .. import combine, uris
 from ..accumulate import Accumulator
 from ..options import Options, Plan, plan
 from ..parallel import die_with_parent, warm_for_large_run
@@ -33,7 +33,7 @@ from ..source import (
     SourceInfo,
     stat_source,
 )
-from .expand import Expansion, _expand_one
+from .expand import Expansion, expand_one, without_outputs
 from .records import (
     RECORD_VERSION,
     Row,
@@ -150,11 +150,14 @@ def run_batch(
     *,
     force: bool = False,
     progress: Progress | None = None,
+    outputs: Sequence[str] = (),
     **options: Any,
 ) -> BatchResult:
     """Count every dataset that ``sources`` name and write records and summary under ``dest``.
 
     ``sources`` are SOURCE arguments, or their :func:`expand` (to fix the listing first).
+    Files under ``dest`` and under each of ``outputs`` (other folders the caller writes, such
+    as the CLI's ``--html DIR``) are never datasets: a batch does not read its own outputs.
     ``options`` are those of :class:`~tunestats.Options`; ``jobs`` is the number of processes.
     Each record is written as soon as its dataset is counted. SIGINT (KeyboardInterrupt) or
     SIGTERM stops the workers and raises :class:`BatchInterrupted`; no summary is written then.
@@ -164,7 +167,11 @@ def run_batch(
     try:
         with _sigterm_interrupts():
             run = plan(Options(**options))
-            expansions = [s if isinstance(s, Expansion) else _expand_one(s) for s in sources]
+            mine = [dest, *outputs]
+            expansions = [
+                without_outputs(s, mine) if isinstance(s, Expansion) else expand_one(s, mine)
+                for s in sources
+            ]
             work = work_of(expansions)
             order = work.order
             rows.update(work.failed)
@@ -200,22 +207,38 @@ class Work:
 
 
 def work_of(expansions: Sequence[Expansion]) -> Work:
-    """Datasets in the order of their SOURCE arguments, each once (where first named)."""
+    """Datasets in the order of their SOURCE arguments, each once (where first named).
+
+    A dataset whose name is not UTF-8 is a failed row, not counted: the summary and the
+    records are UTF-8 JSON and Parquet, and could not name it (nor could Cloud Storage)."""
     result = Work([], {}, [])
     seen: set[str] = set()
     for expansion in expansions:
         if expansion.error is not None:
-            result.order.append(expansion.source)
-            result.failed[expansion.source] = Row(
-                uri=expansion.source, status="failed", error=expansion.error
-            )
+            _fail(result, expansion.source, expansion.error)
         for info in expansion.datasets:
             if info.uri in seen or info.uri in result.failed:
                 continue  # named twice: counted once
+            if not uris.is_utf8(info.uri):
+                _fail(result, info.uri, f"{info.uri}: {NOT_UTF8}")
+                continue
             seen.add(info.uri)
             result.order.append(info.uri)
             result.datasets.append(info)
     return result
+
+
+NOT_UTF8 = (
+    "the file name is not UTF-8, so the summary and records cannot name it (nor can Cloud "
+    "Storage); rename it to count it in a batch (tunestats stats reads it as it is)"
+)
+
+
+def _fail(work: Work, key: str, error: str) -> None:
+    """A failed row; keyed by the name as given, shown with any byte that is not UTF-8 escaped
+    (so the row is valid text, and never mistaken for a file whose name is that text)."""
+    work.order.append(key)
+    work.failed[key] = Row(uri=uris.shown(key), status="failed", error=uris.shown(error))
 
 
 def _reusable(dest: str, info: SourceInfo, run: Plan) -> dict[str, Any] | None:
@@ -247,13 +270,14 @@ def _count_all(
         progress.begin(
             _label(0, len(todo)),
             None if any(i.compressed for i in todo) else sum(i.size or 0 for i in todo),
+            items=len(todo),
         )
     if jobs == 1:
         report = None if progress is None else reporter(progress.counts, 0)
         for k, info in enumerate(todo):
             finished(info, count_whole(info, run, report))
             if progress is not None:
-                progress.label = _label(k + 1, len(todo))
+                progress.advance(_label(k + 1, len(todo)), k + 1)
         return
     if sum(i.size or 0 for i in todo) >= 2 * run.options.shard_bytes:
         warm_for_large_run(run)
@@ -359,7 +383,7 @@ class _Scheduler:
         self.shards.pop(info.uri, None)
         self.finished(info, record)
         if self.progress is not None:
-            self.progress.label = _label(len(self.done), len(self.todo))
+            self.progress.advance(_label(len(self.done), len(self.todo)), len(self.done))
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:

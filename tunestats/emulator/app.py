@@ -20,12 +20,12 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import guard, messages
-from .filters import FilterError, parse_filter
+from .filters import Filter, FilterError, compile_filter
 from .labels import TokenizerLabels, add_labels, user_labels_only
 from .lifecycle import ENDED, Schedule, request_cancel, timestamp
 from .messages import ApiError, invalid
@@ -184,14 +184,31 @@ def new_job(service: Service, version: str, parent: str, job: dict[str, Any]) ->
     return service.store.insert_job(parent, version, now, plan.__dict__, make_doc)
 
 
-def _tuned_models(service: Service) -> dict[str, str]:
-    """Models tuned by succeeded jobs (name without @version) -> their base model."""
-    out = {}
-    for job in service.store.jobs():
-        model = job.doc.get("tunedModel", {}).get("model")
-        if model and job.state == "JOB_STATE_SUCCEEDED":
-            out[model.split("@", 1)[0]] = job.plan["model"]
-    return out
+class _TunedModels(Mapping[str, str]):
+    """Models tuned by succeeded jobs (name without @version) -> their base model, looked up
+    one at a time in the store when a job names a preTunedModel (most never do)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __getitem__(self, model: str) -> str:
+        job = self.store.tuned_by(model)
+        if job is None or job.state != "JOB_STATE_SUCCEEDED":
+            raise KeyError(model)
+        return job.plan["model"]
+
+    def __iter__(self) -> Iterator[str]:
+        for job in self.store.jobs():
+            model = job.doc.get("tunedModel", {}).get("model")
+            if model and job.state == "JOB_STATE_SUCCEEDED":
+                yield model.split("@", 1)[0]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _tuned_models(service: Service) -> Mapping[str, str]:
+    return _TunedModels(service.store)
 
 
 def get(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
@@ -214,28 +231,36 @@ def list_jobs(service: Service, version: str, params: dict, body: Any, query: di
             "filter",
         )
     try:
-        keep = parse_filter(text)
+        chosen = compile_filter(text)
     except FilterError as exc:
         raise invalid(f"Invalid filter: {exc}", "filter") from None
     token = query.get("pageToken") or query.get("page_token") or ""
     after = _read_token(token, params["parent"], text) if token else None
-    api = "v1beta1" if version == "v1beta1" else "v1"
-    page: list[Job] = []
-    more = False
-    for job in service.store.jobs(params["parent"]):
-        if after is not None and (job.create_ns, job.name) >= after:
-            continue  # newest first: skip up to and including the last job of the last page
-        if not keep(messages.render(api, "TuningJob", job.doc, False)):
-            continue
-        if len(page) == size:
-            more = True
-            break
-        page.append(job)
+    page = _filtered_page(service.store, params["parent"], after, chosen, size + 1)
+    more = len(page) > size
+    page = page[:size]
     reply: dict[str, Any] = {"tuningJobs": [_job_reply(version, job, query) for job in page]}
     if more:
         last = page[-1]
         reply["nextPageToken"] = _make_token(last.create_ns, last.name, params["parent"], text)
     return reply
+
+
+def _filtered_page(
+    store: Store, parent: str, after: tuple[int, str] | None, chosen: Filter, limit: int
+) -> list[Job]:
+    """Up to ``limit`` jobs of ``parent`` after ``after`` that pass the filter: the store picks
+    them by the filter's SQL; a filter without SQL is run over the stored documents (in the
+    form a reply has them: the filterable fields are the same)."""
+    if chosen.sql is not None:
+        return store.page(parent, after, chosen.sql, chosen.args, limit)
+    page: list[Job] = []
+    for job in store.scan(parent, after):
+        if chosen.test(job.doc):
+            page.append(job)
+            if len(page) == limit:
+                break
+    return page
 
 
 def _page_size(text: str | None) -> int:
@@ -338,15 +363,7 @@ def _rebase_source(service: Service, ref: dict[str, Any]) -> Job:
     if "tuningJob" in ref:
         job = service.store.get_job(ref["tuningJob"])
     elif "tunedModel" in ref:
-        wanted = ref["tunedModel"].split("@", 1)[0]
-        job = next(
-            (
-                j
-                for j in service.store.jobs()
-                if j.doc.get("tunedModel", {}).get("model", "").split("@", 1)[0] == wanted
-            ),
-            None,
-        )
+        job = service.store.tuned_by(ref["tunedModel"].split("@", 1)[0])
     else:
         raise invalid("tunedModelRef needs tuningJob or tunedModel.", "tuned_model_ref")
     if job is None:

@@ -65,6 +65,9 @@ def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str 
         # when the emulator allows them.
         "media_access": Access(http=False, local=bool(plan.get("local_media"))),
     }
+    problem = _local_problem(plan)
+    if problem is not None:
+        return Counted(None, f"Dataset cannot be used: {problem}")
     try:
         stats = tunestats.compute(plan["training"], validation=plan.get("validation"), **options)
     except SourceError as exc:
@@ -85,6 +88,20 @@ def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str 
         reasons = [r.removeprefix(REJECT) for r in stats.readiness.rejections]
         return Counted(None, REJECT + "; ".join(reasons), labels=media_labels(stats))
     return Counted(stats.to_dict(), labels=media_labels(stats))
+
+
+def _local_problem(plan: dict[str, Any]) -> str | None:
+    """Why a local dataset may not be read now: it was a regular file outside /proc, /sys and
+    /dev when the job was created, but may have become a link to one of them since. (Another
+    kind of file, a FIFO, is not refused here: the count's time limit bounds it.)"""
+    from .validate import system_file
+
+    for uri in (plan["training"], plan.get("validation")):
+        if uri and "://" not in uri:  # a local path (validate made it absolute)
+            problem = system_file(uri)
+            if problem is not None:
+                return f"{uri}: {problem}"
+    return None
 
 
 def media_labels(stats: Any) -> dict[str, str]:

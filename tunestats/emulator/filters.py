@@ -1,10 +1,20 @@
 """The ``filter`` of the emulator's ``tuningJobs.list`` call: text in, job predicate out.
 
-:func:`parse_filter` reads the ``filter`` of ``GET .../tuningJobs?filter=`` (the AIP-160 filter
-language, over the fields a TuningJob can be listed by) and hands the list handler a predicate
-over one job (a proto3 JSON dict, camelCase keys); the handler keeps the jobs it accepts. Bad
-filters raise :class:`FilterError`, whose one-line message names the problem and its 1-based
-character position, so the handler can answer 400 INVALID_ARGUMENT with it as is.
+:func:`compile_filter` reads the ``filter`` of ``GET .../tuningJobs?filter=`` (the AIP-160
+filter language, over the fields a TuningJob can be listed by) and hands the list handler a
+:class:`Filter`: a predicate over one job (a proto3 JSON dict, camelCase keys), and the same
+condition in SQL over the store's columns (:data:`COLUMNS`, filled from a job by
+:func:`facets`, and the ``job_labels`` table, filled by :func:`label_items`), so that the store
+picks the jobs without reading each one's document. :func:`parse_filter` gives the predicate
+alone. Bad filters raise :class:`FilterError`, whose one-line message names the problem and its
+1-based character position, so the handler can answer 400 INVALID_ARGUMENT with it as is.
+
+The SQL says what the predicate says, for jobs as the emulator stores them (string fields are
+strings, times the RFC 3339 it writes): a missing value is NULL and every condition is 0 or 1,
+never NULL, so NOT stays exact; strings compare as UTF-8 bytes, whose order is that of code
+points, and wildcards match bytes (exact for valid UTF-8, and for a NUL inside a value, where
+SQLite's character functions would stop). A literal that is not valid Unicode (a lone
+surrogate) has no SQL: the handler then runs the predicate over the documents.
 
 Choices where AIP-160 leaves room:
 
@@ -96,6 +106,43 @@ _KNOWN = ", ".join(
     [*(name for name in _FIELDS if name.islower() and name != "labels"), "labels:KEY", "labels.KEY"]
 )
 
+# JSON key -> the store's column that holds it for the SQL (times as nanoseconds, the state as
+# its name); labels are rows (job, key, value) of the table job_labels.
+COLUMNS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "name": "f_name",
+        "state": "state",
+        "createTime": "f_create_ns",
+        "updateTime": "f_update_ns",
+        "startTime": "f_start_ns",
+        "endTime": "f_end_ns",
+        "tunedModelDisplayName": "f_display_name",
+        "description": "f_description",
+        "baseModel": "f_base_model",
+    }
+)
+_STATE_NAMES = MappingProxyType({number: name for name, number in JOB_STATES.items()})
+
+
+def facets(job: dict) -> dict[str, Any]:
+    """The values of :data:`COLUMNS` for a job: None where the predicate sees nothing."""
+    out: dict[str, Any] = {}
+    for key, column in COLUMNS.items():
+        value = job.get(key)
+        if key.endswith("Time"):
+            value = parse_timestamp(value) if isinstance(value, str) else None
+        elif key == "state" and isinstance(value, int) and not isinstance(value, bool):
+            value = _STATE_NAMES.get(value, str(value))  # a number: its name, as stored
+        elif not isinstance(value, str):
+            value = None
+        out[column] = value
+    return out
+
+
+def label_items(job: dict) -> list[tuple[str, str]]:
+    """The (key, value) rows of ``job_labels`` for a job."""
+    return [(k, v) for k, v in _labels_of(job).items() if isinstance(v, str)]
+
 
 @dataclass(frozen=True)
 class _Field:
@@ -105,19 +152,29 @@ class _Field:
     kind: str  # "string", "time", "state", "labels"
     get: Callable[[dict], Any]
     present: Callable[[dict], bool]  # what FIELD:* asks
+    column: str | None = None  # its column in the store (JSON fields)
+    label: str | None = None  # its key in job_labels (label fields)
 
 
 def _json_field(name: str, key: str, kind: str) -> _Field:
     # proto3 JSON leaves out empty values, so an empty one counts as missing for ":*".
     return _Field(
-        name, kind, lambda job: job.get(key), lambda job: job.get(key) not in (None, "", {}, [])
+        name,
+        kind,
+        lambda job: job.get(key),
+        lambda job: job.get(key) not in (None, "", {}, []),
+        column=COLUMNS.get(key),
     )
 
 
 def _label_field(name: str, key: str) -> _Field:
     # A label may be set to "", and is still there.
     return _Field(
-        name, "string", lambda job: _labels_of(job).get(key), lambda job: key in _labels_of(job)
+        name,
+        "string",
+        lambda job: _labels_of(job).get(key),
+        lambda job: key in _labels_of(job),
+        label=key,
     )
 
 
@@ -348,19 +405,128 @@ _ORDER = MappingProxyType(
 
 
 # ---------------------------------------------------------------------------------------------
-# Restrictions: one field, one operator, one value -> a predicate
+# SQL
 
 
-def _on_labels(op: _Token, literal: _Literal) -> Predicate:
+@dataclass(frozen=True)
+class _Sql:
+    """A condition on a row of the store's jobs table that is always 0 or 1, never NULL."""
+
+    text: str
+    args: tuple[Any, ...] = ()
+
+
+_INT64 = range(-(2**63), 2**63)
+_TRUE, _FALSE = _Sql("1"), _Sql("0")
+
+
+def _utf8(text: str) -> bytes | None:
+    """A literal's bytes as SQLite would hold them; None for text that is not Unicode."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+def _sql_match(expr: str, literal: _Literal) -> _Sql | None:
+    """SQL for :func:`_string_matcher` on a non-NULL text ``expr``, on its UTF-8 bytes."""
+    data = _utf8(literal.text)
+    if data is None:
+        return None
+    blob = f"CAST({expr} AS BLOB)"
+    if literal.wild_start and literal.wild_end:
+        return _Sql(f"instr({blob}, ?) > 0", (data,))
+    if not data and literal.wild:
+        return _TRUE  # "*" alone: every string ends (or begins) with ""
+    # substr() of an empty blob is NULL (which no non-empty ``data`` equals)
+    if literal.wild_start:
+        return _Sql(f"IFNULL(substr({blob}, ?) = ?, 0)", (-len(data), data))
+    if literal.wild_end:
+        return _Sql(f"IFNULL(substr({blob}, 1, ?) = ?, 0)", (len(data), data))
+    return _Sql(f"{blob} = ?", (data,))
+
+
+def _sql_labels(test: _Sql, negate: bool = False) -> _Sql:
+    """Whether the job has a label row that passes ``test`` (on ``key`` and ``value``)."""
+    inside = "NOT IN" if negate else "IN"
+    return _Sql(f"+name {inside} (SELECT job FROM job_labels WHERE {test.text})", test.args)
+
+
+def _ref(field: _Field) -> str:
+    """A JSON field's column in SQL. The "+" keeps SQLite from answering through an index on
+    it (the state's, for the schedule): a list reads jobs in list order and stops at a page."""
+    return f"+{field.column}"
+
+
+def _sql_and(*parts: _Sql) -> _Sql:
+    return _Sql("(" + " AND ".join(p.text for p in parts) + ")", sum((p.args for p in parts), ()))
+
+
+def _sql_present(field: _Field) -> _Sql | None:
+    if field.label is not None:
+        if _utf8(field.label) is None:
+            return None
+        return _sql_labels(_Sql("key = ?", (field.label,)))
+    column = _ref(field)
+    if field.kind == "time":
+        return _Sql(f"({column} IS NOT NULL)")
+    return _Sql(f"({column} IS NOT NULL AND {column} != '')")
+
+
+def _sql_equal(field: _Field, literal: _Literal, equal: bool) -> _Sql | None:
+    """``field`` matches ``literal`` (wildcards allowed), or does not (a missing field does not)."""
+    if field.label is not None:
+        match = _sql_match("value", literal)
+        if match is None or _utf8(field.label) is None:
+            return None
+        return _sql_labels(_sql_and(_Sql("key = ?", (field.label,)), match), negate=not equal)
+    column = _ref(field)
+    match = _sql_match(column, literal)
+    if match is None:
+        return None
+    if equal:
+        return _Sql(f"({column} IS NOT NULL AND {match.text})", match.args)
+    return _Sql(f"({column} IS NULL OR NOT {match.text})", match.args)
+
+
+def _sql_order(field: _Field, op: str, value: Any) -> _Sql | None:
+    """``field`` compares with ``value`` by ``op`` (<, <=, >, >=; a missing field does not)."""
+    if isinstance(value, str) and _utf8(value) is None:
+        return None
+    if field.label is not None:
+        if _utf8(field.label) is None:
+            return None
+        return _sql_labels(_Sql(f"key = ? AND value {op} ?", (field.label, value)))
+    column = _ref(field)
+    return _Sql(f"({column} IS NOT NULL AND {column} {op} ?)", (value,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Restrictions: one field, one operator, one value -> a condition
+
+
+@dataclass(frozen=True)
+class _Condition:
+    """One condition, as a predicate over a job and (when it has one) as SQL."""
+
+    test: Predicate
+    sql: _Sql | None
+
+
+def _on_labels(op: _Token, literal: _Literal) -> _Condition:
     if op.text != ":":
         raise FilterError(
             op.pos, f'"labels" takes only ":" (labels:KEY), not {op.describe()}; use labels.KEY'
         )
     matches = _string_matcher(literal)
-    return lambda job: any(matches(key) for key in _labels_of(job))
+    match = _sql_match("key", literal)
+    return _Condition(
+        lambda job: any(matches(key) for key in _labels_of(job)),
+        None if match is None else _sql_labels(match),
+    )
 
 
-def _on_state(field: _Field, op: _Token, value: _Token) -> Predicate:
+def _on_state(field: _Field, op: _Token, value: _Token) -> _Condition:
     if op.text not in ("=", "!="):
         raise FilterError(op.pos, f'"state" takes only "=" and "!=", not {op.describe()}')
     assert value.literal is not None
@@ -377,10 +543,16 @@ def _on_state(field: _Field, op: _Token, value: _Token) -> Predicate:
         state = _state_number(field.get(job))
         return not equal if state is None else (state == wanted) == equal
 
-    return matches
+    name = _STATE_NAMES[wanted]
+    column = _ref(field)
+    if equal:
+        sql = _Sql(f"({column} IS NOT NULL AND {column} = ?)", (name,))
+    else:
+        sql = _Sql(f"({column} IS NULL OR {column} != ?)", (name,))
+    return _Condition(matches, sql)
 
 
-def _on_time(field: _Field, op: str, value: _Token) -> Predicate:
+def _on_time(field: _Field, op: str, value: _Token) -> _Condition:
     assert value.literal is not None
     instant = None if value.literal.wild else parse_timestamp(value.literal.text)
     if instant is None:
@@ -397,10 +569,24 @@ def _on_time(field: _Field, op: str, value: _Token) -> Predicate:
         stored = parse_timestamp(stored) if isinstance(stored, str) else None
         return op == "!=" if stored is None else compare(stored, instant)
 
-    return matches
+    return _Condition(matches, _sql_time(_ref(field), op, instant))
 
 
-def _on_string(field: _Field, op: _Token, value: _Token) -> Predicate:
+def _sql_time(column: str, op: str, instant: int) -> _Sql:
+    missing = op == "!="  # what a job without the time gets
+    if instant not in _INT64:
+        # Beyond the years 1677-2262: every stored time (nanoseconds in 64 bits) is on the same
+        # side of it as 0 is, so the answer is one for all of them.
+        present = _ORDER[op](0, instant)
+        if present == missing:
+            return _TRUE if present else _FALSE
+        return _Sql(f"({column} IS NOT NULL)" if present else f"({column} IS NULL)")
+    if missing:
+        return _Sql(f"({column} IS NULL OR {column} != ?)", (instant,))
+    return _Sql(f"({column} IS NOT NULL AND {column} {op} ?)", (instant,))
+
+
+def _on_string(field: _Field, op: _Token, value: _Token) -> _Condition:
     literal = value.literal
     assert literal is not None
     operator_text = "=" if op.text == ":" else op.text
@@ -412,7 +598,7 @@ def _on_string(field: _Field, op: _Token, value: _Token) -> Predicate:
             text = field.get(job)
             return matches_text(text) == equal if isinstance(text, str) else not equal
 
-        return matches
+        return _Condition(matches, _sql_equal(field, literal, equal))
     if literal.wild:
         raise FilterError(
             value.pos, f'wildcard "*" works only with "=", "!=" and ":", not {op.describe()}'
@@ -424,16 +610,16 @@ def _on_string(field: _Field, op: _Token, value: _Token) -> Predicate:
         text = field.get(job)
         return isinstance(text, str) and compare(text, wanted)
 
-    return in_order
+    return _Condition(in_order, _sql_order(field, operator_text, wanted))
 
 
-def _restriction(field: _Field, op: _Token, value: _Token) -> Predicate:
+def _restriction(field: _Field, op: _Token, value: _Token) -> _Condition:
     literal = value.literal
     assert literal is not None
     if field.kind == "labels":
         return _on_labels(op, literal)
     if op.text == ":" and literal.wild_start and not literal.text:
-        return field.present
+        return _Condition(field.present, _sql_present(field))
     if field.kind == "state":
         return _on_state(field, op, value)
     if field.kind == "time":
@@ -449,22 +635,41 @@ def _match_all(job: dict) -> bool:
     return True
 
 
-def _all_of(parts: Sequence[Predicate]) -> Predicate:
+def _joined(parts: Sequence[_Sql], word: str) -> _Sql:
+    """``parts`` joined by AND or OR as a balanced tree: SQLite allows 1,000 levels of nesting
+    in an expression, and a filter of 8,192 characters may have over 1,000 terms."""
     if len(parts) == 1:
         return parts[0]
-    parts = tuple(parts)
-    return lambda job: all(part(job) for part in parts)
+    middle = len(parts) // 2
+    left, right = _joined(parts[:middle], word), _joined(parts[middle:], word)
+    return _Sql(f"({left.text} {word} {right.text})", left.args + right.args)
 
 
-def _any_of(parts: Sequence[Predicate]) -> Predicate:
+def _combined(parts: Sequence[_Condition], word: str) -> _Condition:
     if len(parts) == 1:
         return parts[0]
-    parts = tuple(parts)
-    return lambda job: any(part(job) for part in parts)
+    tests = tuple(part.test for part in parts)
+    if word == "AND":
+        test: Predicate = lambda job: all(t(job) for t in tests)  # noqa: E731
+    else:
+        test = lambda job: any(t(job) for t in tests)  # noqa: E731
+    sqls = [part.sql for part in parts]
+    sql = None if any(p is None for p in sqls) else _joined(sqls, word)  # type: ignore[arg-type]
+    return _Condition(test, sql)
 
 
-def _negate(part: Predicate) -> Predicate:
-    return lambda job: not part(job)
+def _all_of(parts: Sequence[_Condition]) -> _Condition:
+    return _combined(parts, "AND")
+
+
+def _any_of(parts: Sequence[_Condition]) -> _Condition:
+    return _combined(parts, "OR")
+
+
+def _negate(part: _Condition) -> _Condition:
+    test = part.test
+    sql = None if part.sql is None else _Sql(f"(NOT {part.sql.text})", part.sql.args)
+    return _Condition(lambda job: not test(job), sql)
 
 
 def _expected(what: str, after: _Token | None, found: _Token) -> FilterError:
@@ -494,7 +699,7 @@ class _Parser:
         self._next += 1
         return token
 
-    def parse(self) -> Predicate:
+    def parse(self) -> _Condition:
         predicate = self._expression(None)
         token = self._peek()
         # A sequence runs on until AND, OR, ")" or the end, and the first two are taken above
@@ -503,25 +708,25 @@ class _Parser:
             raise FilterError(token.pos, f'{token.describe()} without a matching "("')
         return predicate
 
-    def _expression(self, after: _Token | None) -> Predicate:
+    def _expression(self, after: _Token | None) -> _Condition:
         parts = [self._sequence(after)]
         while self._peek().kind == "AND":
             parts.append(self._sequence(self._take()))
         return _all_of(parts)
 
-    def _sequence(self, after: _Token | None) -> Predicate:
+    def _sequence(self, after: _Token | None) -> _Condition:
         parts = [self._factor(after)]
         while self._peek().kind not in ("AND", "OR", ")", "eof"):
             parts.append(self._factor(None))
         return _all_of(parts)
 
-    def _factor(self, after: _Token | None) -> Predicate:
+    def _factor(self, after: _Token | None) -> _Condition:
         parts = [self._term(after)]
         while self._peek().kind == "OR":
             parts.append(self._term(self._take()))
         return _any_of(parts)
 
-    def _term(self, after: _Token | None) -> Predicate:
+    def _term(self, after: _Token | None) -> _Condition:
         if self._peek().kind in ("NOT", "-"):
             return _negate(self._simple(self._take()))
         return self._simple(after)
@@ -534,7 +739,7 @@ class _Parser:
             return self._restriction()
         raise _expected('a field name or "("', after, token)
 
-    def _composite(self) -> Predicate:
+    def _composite(self) -> _Condition:
         opening = self._take()
         if self._peek().kind == ")":
             raise FilterError(opening.pos, "empty parentheses")
@@ -553,7 +758,7 @@ class _Parser:
         self._take()
         return inner
 
-    def _restriction(self) -> Predicate:
+    def _restriction(self) -> _Condition:
         field = self._member()
         op = self._peek()
         if op.kind != "op":
@@ -593,11 +798,29 @@ def _resolve_field(parts: Sequence[_Token]) -> _Field:
     raise FilterError(parts[0].pos, f"unknown field {_quote(written)}{hint}; known: {_KNOWN}")
 
 
-def parse_filter(text: str | None) -> Predicate:
-    """A predicate over proto3-JSON jobs for an AIP-160 filter; None or blank matches all.
+@dataclass(frozen=True)
+class Filter:
+    """A parsed filter: ``test`` over one job; ``sql`` (with ``args``), the same condition on a
+    row of the store's jobs table, or None when only ``test`` can say (see the docstring)."""
+
+    test: Predicate
+    sql: str | None
+    args: tuple[Any, ...] = ()
+
+
+def compile_filter(text: str | None) -> Filter:
+    """The :class:`Filter` of an AIP-160 filter; None or blank matches all.
 
     Raises FilterError for a filter that does not parse or names an unknown field or state.
     """
     if text is None or not text.strip():
-        return _match_all
-    return _Parser(_tokenize(text)).parse()
+        return Filter(_match_all, _TRUE.text)
+    condition = _Parser(_tokenize(text)).parse()
+    if condition.sql is None:
+        return Filter(condition.test, None)
+    return Filter(condition.test, condition.sql.text, condition.sql.args)
+
+
+def parse_filter(text: str | None) -> Predicate:
+    """A predicate over proto3-JSON jobs for an AIP-160 filter (see :func:`compile_filter`)."""
+    return compile_filter(text).test

@@ -17,7 +17,8 @@ developer opens can send it requests. So, before routing:
 - **Size**: a body over :data:`MAX_BODY_BYTES` is refused with 413 (INVALID_ARGUMENT), from
   its ``Content-Length`` before any of it is read, or, sent chunked, as soon as what has come
   passes the limit; nothing larger is ever held.
-- **JSON**: the body must be one JSON object, nested at most :data:`MAX_JSON_DEPTH` deep,
+- **JSON**: the body must be UTF-8 (RFC 8259; not UTF-16 or UTF-32, which Python's JSON
+  reader would take) and one JSON object, nested at most :data:`MAX_JSON_DEPTH` deep,
   without unpaired surrogates (``"\\ud800"``), which no proto string may hold.
 
 Every refusal is an :class:`~tunestats.emulator.messages.ApiError`, hence a google.rpc.Status.
@@ -163,8 +164,9 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     """An empty body is ``{}``; anything else must be one JSON object within the limits."""
     if not raw.strip():
         return {}
+    text = _utf8(raw)
     try:
-        body = json.loads(raw)
+        body = json.loads(text)
     except RecursionError:
         raise _too_deep() from None
     except ValueError as exc:
@@ -173,6 +175,23 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         raise invalid("Invalid JSON payload received: the body must be a JSON object.")
     _check_tree(body)
     return body
+
+
+def _utf8(raw: bytes) -> str:
+    """The body as text: JSON is UTF-8 (RFC 8259), which json.loads alone does not insist on
+    (it takes UTF-16 and UTF-32 too). A UTF-8 byte order mark is tolerated, as RFC 8259 allows."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:2]:
+        raise invalid(
+            "Invalid JSON payload received: the body is UTF-16 or UTF-32; JSON must be UTF-8 "
+            "(RFC 8259)."
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise invalid(
+            f"Invalid JSON payload received: the body is not UTF-8 (byte {exc.start}); JSON "
+            "must be UTF-8 (RFC 8259)."
+        ) from None
 
 
 def _too_deep() -> ApiError:

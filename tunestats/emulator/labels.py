@@ -10,8 +10,8 @@ moment it is created, so the first reply and every GET, list and filter show the
   SentencePiece file that is none of Gemini's.
 - ``tunestats-exact-token-counts``: ``true`` when that tokenizer is the base model's own (its
   token counts are the ones Vertex would report), else ``false``: a Gemini model counted with
-  ``--tokenizer cl100k_base``, or an open model, for which tunestats ships no tokenizer, with
-  no ``--tokenizer hf:PATH``.
+  ``--tokenizer cl100k_base``, or an open model, for which tunestats ships no tokenizer (with
+  ``--tokenizer hf:PATH`` too: tunestats cannot check that the file is the model's own).
 
 Both follow from the emulator's ``--tokenizer`` / ``--tokenizer-model`` and the job's base
 model (the student of a distillation job, the base of a ``preTunedModel``), resolved exactly as

@@ -4,6 +4,7 @@
 :class:`Emulator` as a context manager, which serves on a free port in a background thread.
 The tokenizer options are resolved before anything starts: a bad ``--tokenizer`` or an
 unreadable ``--tokenizer-model`` raises ``TokenizerError`` (a ``ValueError``) from ``start``.
+HTTP goes through ``connections``' bounded protocol, with ``Emulator.limits``.
 
 In the foreground, SIGINT, SIGTERM and SIGHUP stop the emulator cleanly: requests under way
 get :data:`GRACEFUL_SECONDS` to finish, every count is ended, the store is closed and the
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .app import Service, create_app
+from .connections import Limits
 from .counting import ProcessCounter
 from .guard import HostPolicy
 from .labels import TokenizerLabels
@@ -44,6 +46,7 @@ class Emulator:
     tokenizer: str | None = None
     tokenizer_model: str | None = None
     count_timeout: float = DEFAULT_COUNT_TIMEOUT  # seconds a count may take; then it FAILS
+    limits: Limits = field(default_factory=Limits)  # request times and connections
     _parts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -54,8 +57,11 @@ class Emulator:
     def _build(self) -> Any:
         import uvicorn
 
+        from .connections import backlog, protocol_class, quiet_server
+
         if not self.count_timeout > 0:
             raise ValueError(f"the count timeout must be positive, not {self.count_timeout}")
+        self.limits.check()
         labels = TokenizerLabels(self.tokenizer, self.tokenizer_model)
         labels.check()  # a bad --tokenizer / --tokenizer-model stops the start, before any job
         if self.data_dir is None:
@@ -80,10 +86,13 @@ class Emulator:
             log_level="warning",
             lifespan="off",
             ws="none",
+            http=protocol_class(self.limits),
+            timeout_keep_alive=self.limits.keep_alive_timeout,
+            backlog=backlog(),
             timeout_graceful_shutdown=GRACEFUL_SECONDS,
         )
         self._parts.update(store=store, lifecycle=lifecycle, service=service)
-        return uvicorn.Server(config)
+        return quiet_server(config)
 
     def start(self) -> Emulator:
         """Serve in a background thread; return once it accepts connections."""

@@ -212,12 +212,18 @@ def gcs_problem(uri: str) -> str | None:
     return _text_problem(uri) or _bucket_problem(bucket) or _object_problem(name)
 
 
-def local_file(uri: str) -> tuple[str | None, str | None]:
-    """(the absolute path of the regular file ``uri`` names, None) or (None, why not).
+# The kernel's own file systems: their "regular files" are the process's environment, memory
+# maps, hardware state; whatever a count reads comes back in userDatasetExamples.
+SYSTEM_DIRS = ("/proc", "/sys", "/dev")
 
-    A plain path or ``file:///PATH``; it must exist and be a regular file (or a link to
-    one) now: not ``-`` (standard input), a directory, a FIFO, a socket or a device, which
-    either cannot be read as a dataset or could hold a count forever.
+
+def local_file(uri: str) -> tuple[str | None, str | None]:
+    """(the resolved path of the regular file ``uri`` names, None) or (None, why not).
+
+    A plain path or ``file:///PATH``; with its links resolved, it must exist and be a regular
+    file now, outside :data:`SYSTEM_DIRS`: not ``-`` (standard input), a directory, a FIFO, a
+    socket or a device, which either cannot be read as a dataset or could hold a count
+    forever, nor ``/proc/self/environ`` and the like, whose contents a job would show.
     """
     problem = _text_problem(uri)
     if problem is not None:
@@ -233,14 +239,30 @@ def local_file(uri: str) -> tuple[str | None, str | None]:
     else:
         path = uri
     try:
-        mode = os.stat(path).st_mode
+        real = os.path.realpath(path, strict=True)
+        mode = os.stat(real).st_mode
     except FileNotFoundError:
         return None, "no such file"
     except (OSError, ValueError) as exc:
         return None, f"cannot be examined: {exc.strerror if isinstance(exc, OSError) else exc}"
     if not stat.S_ISREG(mode):
         return None, f"it is {_kind(mode)}, not a regular file"
-    return os.path.abspath(path), None
+    problem = system_file(real)
+    if problem is not None:
+        return None, problem
+    return real, None
+
+
+def system_file(path: str) -> str | None:
+    """Why ``path`` (links resolved) is a file of the system, not a dataset; None if it is not.
+
+    Counting checks this again when it starts: the path may have become a link since.
+    """
+    real = os.path.realpath(path)
+    system = next((d for d in SYSTEM_DIRS if real == d or real.startswith(d + "/")), None)
+    if system is None:
+        return None
+    return f"it is {real}, a file of the system under {system}, not a dataset"
 
 
 def _kind(mode: int) -> str:

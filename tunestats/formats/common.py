@@ -12,6 +12,7 @@ Hands to the format modules (gemini, messages, pairs) these pieces; what they bu
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +30,33 @@ TOO_DEEP = (
 )
 
 
+# What a reason never shows raw, since it quotes the record's keys and values: control
+# characters (C0, DEL, C1), format characters (the bidi controls U+202A-U+202E, U+2066-U+2069,
+# U+200E, U+200F and U+061C among them, which reorder what a terminal shows; zero-width ones,
+# which hide a difference), line and paragraph separators, lone surrogates.
+_HIDDEN = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs"))
+
+
+def escape_hidden(text: str) -> str:
+    """``text`` with each hidden character written as an escape, as JSON writes a control
+    character: ``"us\\u202eer"``."""
+    if text.isprintable():  # the usual case: nothing to look at character by character
+        return text
+    return "".join(
+        (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
+        if unicodedata.category(c) in _HIDDEN
+        else c
+        for c in text
+    )
+
+
 class Invalid(Exception):
-    """A record breaks a rule: ``path`` is the JSON path, ``problem`` what is wrong there."""
+    """A record breaks a rule: ``path`` is the JSON path, ``problem`` what is wrong there.
+
+    Both are escaped (:func:`escape_hidden`): they quote the record, and a reason is printed."""
 
     def __init__(self, path: str, problem: str) -> None:
+        path, problem = escape_hidden(path), escape_hidden(problem)
         super().__init__(f"{path} {problem}" if path else problem)
         self.path = path
         self.problem = problem
@@ -214,8 +238,7 @@ class _Builder:
         if text:
             (self.outputs if output else self.inputs).append(text)
             self.characters += len(text)
-            # str.split() and str.isspace() share one definition of white space.
-            self.billable += len("".join(text.split()))
+            self.billable += _non_space(text)
 
     def json(self, value: Any, output: bool) -> None:
         (self.outputs if output else self.inputs).append(compact_json(value))
@@ -263,6 +286,19 @@ class _Builder:
             self.resolution,
             tuple(self.notices),
         )
+
+
+# What str.split() and str.isspace() take for white space (the first ten: the ASCII ones).
+_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+_SPACES += "\u2028\u2029\u202f\u205f\u3000"
+
+
+def _non_space(text: str) -> int:
+    """The characters of ``text`` that are not white space. A long text is counted without
+    splitting it: the words of a 100 MB text would take a gigabyte."""
+    if len(text) < 4096:
+        return len("".join(text.split()))
+    return len(text) - sum(map(text.count, _SPACES[:10] if text.isascii() else _SPACES))
 
 
 def _media_kind(mime: str) -> str | None:
