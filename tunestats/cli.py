@@ -17,8 +17,8 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .arguments import add_batch_arguments, add_count_options, count_options
 from .view import package_version
@@ -206,6 +206,18 @@ def _terminal_bars() -> str:
     return BARS
 
 
+def _write_file(option: str, path: str, write: Callable[[str, Any], None], stats: Any) -> bool:
+    """Write one of the run's files; False (and one line) when it cannot be written."""
+    from .source import first_line
+
+    try:
+        write(path, stats)
+    except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
+        _error(f"{option} {path}: cannot write: {first_line(exc)}")
+        return False
+    return True
+
+
 def _error(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr)
 
@@ -215,7 +227,7 @@ def _stats(args: argparse.Namespace) -> int:
     from .pipeline import compute
     from .profiles import UnknownModel
     from .report import dumps
-    from .source import SourceError, first_line
+    from .source import SourceError
     from .text import job_report, media_line, text_report, tokenizer_line
     from .tokenizers import TokenizerError
 
@@ -281,18 +293,12 @@ def _stats(args: argparse.Namespace) -> int:
     if args.html is not None:
         from .view import write_page
 
-        try:
-            write_page(args.html, stats)
-        except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
-            _error(f"--html {args.html}: cannot write: {first_line(exc)}")
+        if not _write_file("--html", args.html, write_page, stats):
             return EXIT_SOURCE
     if args.report_json is not None:
         from .report_json import write_report_json
 
-        try:
-            write_report_json(args.report_json, stats)
-        except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
-            _error(f"--report-json {args.report_json}: cannot write: {first_line(exc)}")
+        if not _write_file("--report-json", args.report_json, write_report_json, stats):
             return EXIT_SOURCE
 
     empty = [s.uri for _, s in sources if s.kept == 0]

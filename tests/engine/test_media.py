@@ -638,3 +638,28 @@ def test_a_large_object_is_read_in_part(bucket, jsonl):
         first, last = header.removeprefix("bytes=").split("-")
         fetched += int(last) - int(first) + 1
     assert fetched < 1_000_000, fetched
+
+
+def test_the_emulator_reads_no_system_file_as_media(tmp_path, files):
+    """With --allow-local-paths, a media path must be a regular file outside /proc, /sys and
+    /dev, as a dataset must (issue 18, item 10): its contents would not be shown, but a
+    device could hang a count."""
+    from tunestats.emulator.counting import count_job
+    from tunestats.media import Access
+
+    strict = Access(http=False, local=True, any_local_file=False)
+    refused = strict.refusal("/proc/self/environ")  # the link resolved: /proc/PID/environ
+    assert refused.startswith("/proc/") and refused.endswith(
+        " is a system file " + ("(under /proc, /sys or /dev)")
+    )
+    assert strict.refusal("/dev/zero") and strict.refusal(str(tmp_path)) == "not a regular file"
+    assert strict.refusal(str(files["cat.png"])) is None
+    assert strict.refusal(str(tmp_path / "missing.png")) is None  # reading says: missing
+    link = tmp_path / "innocent.png"
+    link.symlink_to("/proc/self/status")
+    rows = [record(part("image/png", str(link))), record(part("image/png", str(files["cat.png"])))]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plan = {"task": "supervised", "model": "gemini-2.5-flash", "training": str(path)}
+    counted = count_job({**plan, "local_media": True}, "cl100k_base", None)
+    assert counted.error is None and counted.labels == {"tunestats-media-tokens": "incomplete"}

@@ -63,7 +63,9 @@ def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str 
         "jobs": 1,
         # SPEC §9: media through the emulator's storage; never http(s), local paths only
         # when the emulator allows them.
-        "media_access": Access(http=False, local=bool(plan.get("local_media"))),
+        "media_access": Access(
+            http=False, local=bool(plan.get("local_media")), any_local_file=False
+        ),
     }
     problem = _local_problem(plan)
     if problem is not None:

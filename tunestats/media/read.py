@@ -16,6 +16,7 @@ or why the object could not be read (permission denied, timed out...).
 from __future__ import annotations
 
 import io
+import os
 import queue
 import threading
 import time
@@ -47,6 +48,9 @@ class Access:
 
     http: bool = True
     local: bool = True
+    # False in the emulator: a local path must be a regular file outside /proc, /sys and /dev
+    # (its links resolved), as its datasets must (CHOICES.md, "Emulator").
+    any_local_file: bool = True
 
     def refusal(self, uri: str) -> str | None:
         scheme = uris.scheme(uri)
@@ -54,7 +58,31 @@ class Access:
             return "http(s) URIs are not read here"
         if uris.is_local(uri) and not self.local:
             return "local paths are not read here"
+        if uris.is_local(uri) and not self.any_local_file:
+            return _not_a_plain_file(uris.local_path(uri))
         return None
+
+
+SYSTEM_DIRS = ("/proc", "/sys", "/dev")
+
+
+def _not_a_plain_file(path: str) -> str | None:
+    """Why a local media path may not be read by a server (None: it may, or it is missing,
+    which reading reports as such)."""
+    import stat
+
+    try:
+        real = os.path.realpath(path, strict=True)
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return f"cannot be examined: {exc}"
+    if any(real == d or real.startswith(d + "/") for d in SYSTEM_DIRS):
+        return f"{real} is a system file (under /proc, /sys or /dev)"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return None
 
 
 ANY = Access()  # the command line and the Python API: any URI
