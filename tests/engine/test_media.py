@@ -13,9 +13,8 @@ from __future__ import annotations
 import base64
 import json
 import random
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from hypothesis import strategies as st
 
 import tunestats
 from tests.support import media as make
-from tests.support.gcs import RequestLog, free_port
+from tests.support.gcs import DenyAll, RequestLog, serving
 from tunestats.formats import MediaPart
 from tunestats.media import rates
 from tunestats.media.measure import Measurement
@@ -335,21 +334,6 @@ def test_parts_that_share_objects_read_each_object_once(bucket, jsonl, files):
     assert big.training.result.media.tokens == 200 * small.training.result.media.tokens
 
 
-class _Deny(BaseHTTPRequestHandler):
-    def _deny(self) -> None:
-        body = json.dumps({"error": {"code": 403, "message": "Forbidden"}}).encode()
-        self.send_response(403)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = _deny
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 class _Hang(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         time.sleep(30)
@@ -360,24 +344,12 @@ class _Hang(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(handler) -> tuple[HTTPServer, str]:
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{port}"
-
-
 def test_denied_objects_drop_nothing_and_are_reported(jsonl, monkeypatch, files):
-    server, url = _serve(_Deny)
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
-    try:
+    with serving(DenyAll) as url:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
         rows = [record(part("video/mp4", f"gs://locked/v{i}.mp4")) for i in range(3)]
         rows.append(record(part("image/png", str(files["cat.png"]))))
         stats = _one(jsonl, rows)
-    finally:
-        server.shutdown()
-        server.server_close()
     r = stats.training.result
     assert r.examples == 4 and r.dropped == 0
     assert r.media.parts == {"not read": 3, "measured": 1}
@@ -396,11 +368,10 @@ def test_timed_out_objects_are_named_and_bounded(jsonl, monkeypatch):
     import subprocess
     import sys
 
-    server, url = _serve(_Hang)
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
     rows = [record(part("image/png", "gs://slow/x.png")), record()]
-    start = time.monotonic()
-    try:
+    with serving(_Hang) as url:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
+        start = time.monotonic()
         stats = _one(jsonl, rows, media_timeout=1)
         assert time.monotonic() - start < 20  # 1 s, and the reader's 1 s poll
         # The command ends too: a read still hanging holds no thread the exit waits for.
@@ -422,9 +393,6 @@ def test_timed_out_objects_are_named_and_bounded(jsonl, monkeypatch):
             timeout=60,
         )
         assert time.monotonic() - start < 25
-    finally:
-        server.shutdown()
-        server.server_close()
     r = stats.training.result
     assert r.examples == 2 and r.media.parts == {"not read": 1}
     assert r.media.uncounted[0].reason == "timed out after 1 s"

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CORPUS
+from tests.support.gcs import DenyAll, serving
 from tunestats.accumulate import Distribution, DropGroup, MediaSummary, UncountedMedia
 from tunestats.cli import main
 from tunestats.drops import KINDS
@@ -338,28 +337,7 @@ def test_the_example_with_media_and_json(capsys, tmp_path):
     assert_matches_the_text_report(doc, text)
 
 
-class _Deny(BaseHTTPRequestHandler):
-    """A storage server that answers 403 to everything: the media cannot be read."""
-
-    def _deny(self) -> None:
-        body = json.dumps({"error": {"code": 403, "message": "Forbidden"}}).encode()
-        self.send_response(403)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = _deny
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_media_that_cannot_be_read(capsys, tmp_path, jsonl, monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Deny)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{server.server_address[1]}")
     rows = [
         {
             "contents": [
@@ -375,11 +353,9 @@ def test_media_that_cannot_be_read(capsys, tmp_path, jsonl, monkeypatch):
         }
         for i in range(2)
     ]
-    try:
+    with serving(DenyAll) as url:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
         doc, text, code = report(capsys, tmp_path, str(jsonl(rows)), "--tokenizer", "cl100k_base")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert code == 0
     assert doc["media"]["uncounted"] == 2 and doc["media"]["measured"] == 0
     (u,) = doc["datasets"]["training"]["media"]["uncounted"]

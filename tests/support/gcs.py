@@ -6,11 +6,16 @@ would find any emulator; nothing in tunestats is replaced.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 # Read by gcsfs when it is imported: without it every bucket call against an emulator waits
@@ -118,3 +123,33 @@ def gcs_filesystem() -> Any:
     # A fresh, uncached instance: listings must not come from another test's cache.
     # token="anon": the emulator needs none, and google-auth would probe the metadata server.
     return gcsfs.GCSFileSystem(skip_instance_cache=True, cache_timeout=0, token="anon")
+
+
+class DenyAll(BaseHTTPRequestHandler):
+    """A storage endpoint that answers 403 to everything: objects that cannot be read."""
+
+    def _deny(self) -> None:
+        body = json.dumps({"error": {"code": 403, "message": "Forbidden"}}).encode()
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_HEAD = _deny
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1, a thread per request; yield its URL, stop at the end."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
