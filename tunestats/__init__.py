@@ -9,11 +9,11 @@ The stages, each its own module, in the order data flows: source -> formats -> c
 pipeline wires the stages together (parallel for byte ranges), and cli is the command line.
 """
 
-from .accumulate import Accumulator, DatasetResult, Distribution, ValueCounts
-from .options import Options
-from .pipeline import compute
-from .results import SourceStats, Stats
-from .source import SourceError
+from .config.options import Options
+from .counting.accumulate import Accumulator, DatasetResult, Distribution, ValueCounts
+from .io.files import SourceError
+from .job.results import SourceStats, Stats
+from .run.pipeline import compute
 
 __all__ = [
     "Accumulator",

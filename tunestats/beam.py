@@ -26,11 +26,16 @@ from typing import Any
 
 import apache_beam as beam
 
-from . import batch, combine, uris
-from .accumulate import Accumulator
-from .arguments import count_options
-from .options import Options, plan
-from .source import SourceInfo, splittable_size, stat_source
+from . import batch
+from .config.arguments import count_options
+from .config.options import Options
+from .config.plan import make_plan
+from .counting import combine
+from .counting.accumulate import Accumulator
+from .io import uris
+from .io.files import join_path, read_bytes
+from .io.sources import SourceInfo, splittable_size, stat_source
+from .io.writing import write_bytes
 
 Record = dict[str, Any]
 _FAILED = "failed"  # the tag of the error records of datasets that never got to counting
@@ -174,7 +179,7 @@ class _WithPlan(beam.DoFn):
         self.options = options
 
     def setup(self) -> None:
-        self.run = plan(Options(**self.options))
+        self.plan = make_plan(Options(**self.options))
 
 
 class _PlanRanges(_WithPlan):
@@ -188,7 +193,7 @@ class _PlanRanges(_WithPlan):
         info = item if isinstance(item, SourceInfo) else SourceInfo(item, None)
         try:
             info = stat_source(info.uri)  # as tunestats batch: count the dataset as it is now
-            fmt = batch.detect(info, self.run)
+            fmt = batch.detect(info, self.plan)
             ranges = dataset_ranges(info, self.shard_bytes)
         except Exception as exc:
             yield beam.pvalue.TaggedOutput(_FAILED, (info.uri, batch.error_record(info, exc)))
@@ -202,7 +207,7 @@ class _CountRange(_WithPlan):
     def process(self, element: tuple[str, Range]) -> Iterator[tuple[str, Shard]]:
         uri, r = element
         try:
-            acc, parsed = batch.count_range(r.info, r.fmt, self.run, r.start, r.end)
+            acc, parsed = batch.count_range(r.info, r.fmt, self.plan, r.start, r.end)
             shard = Shard(r.info, r.fmt, r.index, r.count, acc, parsed)
         except Exception as exc:
             shard = Shard(r.info, r.fmt, r.index, r.count, error=batch.error_record(r.info, exc))
@@ -217,7 +222,7 @@ class _MakeRecord(_WithPlan):
         else:
             try:
                 record = batch.make_record(
-                    counted.info, self.run, counted.fmt, counted.acc, counted.parsed
+                    counted.info, self.plan, counted.fmt, counted.acc, counted.parsed
                 )
             except Exception as exc:
                 record = batch.error_record(counted.info, exc)
@@ -277,7 +282,7 @@ class _WriteRecord(beam.DoFn):
         if "error" not in record:
             path = batch.record_path(self.dest, uri)
             # Idempotent: a retried bundle rewrites the same bytes.
-            batch.write_bytes(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
+            write_bytes(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
         yield batch.row_of(record, "computed", path)
 
 
@@ -325,7 +330,7 @@ def build_pipeline(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .arguments import add_batch_arguments, add_count_options, positive_int
+    from .config.arguments import add_batch_arguments, add_count_options, positive_int
 
     parser = argparse.ArgumentParser(
         prog="python -m tunestats.beam",
@@ -421,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(ours)
     options = count_options(args, local=False)
     try:
-        plan(Options(**options))  # an unknown model or tokenizer stops here, before any job
+        make_plan(Options(**options))  # an unknown model or tokenizer stops here, before any job
     except ValueError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -446,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(batch.table(rows))
     print(
         f"\n{len(rows)} datasets: {len(rows) - len(failed)} computed, {len(failed)} failed; "
-        f"summary in {batch.join_path(args.out, batch.SUMMARY_NAME)}.jsonl and .parquet"
+        f"summary in {join_path(args.out, batch.SUMMARY_NAME)}.jsonl and .parquet"
     )
     for row in failed:
         _error(row.error or row.uri)
@@ -455,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def read_summary(dest: str) -> list[batch.Row]:
     """The rows of DEST/summary.jsonl."""
-    data = batch.read_bytes(batch.join_path(dest, batch.SUMMARY_NAME + ".jsonl"))
+    data = read_bytes(join_path(dest, batch.SUMMARY_NAME + ".jsonl"))
     return [batch.Row(**json.loads(line)) for line in data.decode().splitlines() if line]
 
 

@@ -20,11 +20,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .arguments import add_batch_arguments, add_count_options, count_options
-from .view import package_version
+from .config.arguments import add_batch_arguments, add_count_options, count_options
+from .present.view import package_version
 
 if TYPE_CHECKING:
-    from .progress import Progress
+    from .present.progress import Progress
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 EXIT_SIGINT, EXIT_SIGPIPE = 130, 141  # 128 + the signal's number, as a shell reports a kill
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _progress(args: argparse.Namespace) -> Progress | None:
     if args.quiet or not sys.stderr.isatty():
         return None
-    from .progress import Progress
+    from .present.progress import Progress
 
     return Progress(sys.stderr, slots=args.jobs or os.cpu_count() or 1)
 
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "emulator":
             return _emulator(args)
         if args.command == "models":
-            from .text import models_table
+            from .present.text import models_table
 
             print(models_table())
             return EXIT_OK
@@ -194,7 +194,7 @@ def _silence_stdout() -> None:
 def _terminal_bars() -> str:
     """Block characters for the histograms when stdout can show them, else ASCII ones; and
     any other character stdout cannot encode is written as an escape, not an error."""
-    from .text import ASCII_BARS, BARS
+    from .present.text import ASCII_BARS, BARS
 
     encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:
@@ -208,7 +208,7 @@ def _terminal_bars() -> str:
 
 def _write_file(option: str, path: str, write: Callable[[str, Any], None], stats: Any) -> bool:
     """Write one of the run's files; False (and one line) when it cannot be written."""
-    from .source import first_line
+    from .io.files import first_line
 
     try:
         write(path, stats)
@@ -223,24 +223,24 @@ def _error(message: str) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from .outputs import OutputError
-    from .pipeline import compute
-    from .profiles import UnknownModel
-    from .report import dumps
-    from .source import SourceError
-    from .text import job_report, media_line, text_report, tokenizer_line
+    from .config.profiles import UnknownModel
+    from .io.files import SourceError
+    from .io.writing import OutputError
+    from .job.document import dumps
+    from .present.text import job_report, media_line, text_report, tokenizer_line
+    from .run.pipeline import compute
     from .tokenizers import TokenizerError
 
     if args.html is not None and not _html_available():
         return EXIT_USAGE
     if args.html is not None:
-        from .view import page_path_problem
+        from .present.view import page_path_problem
 
         if problem := page_path_problem(args.html):  # said before counting, not after
             _error(f"--html {args.html}: cannot write: {problem}")
             return EXIT_SOURCE
     if args.report_json is not None:
-        from .view import page_path_problem
+        from .present.view import page_path_problem
 
         if problem := page_path_problem(args.report_json):  # before counting, as for --html
             _error(f"--report-json {args.report_json}: cannot write: {problem}")
@@ -291,12 +291,12 @@ def _stats(args: argparse.Namespace) -> int:
         for rejection in stats.readiness.rejections:
             print(f"tunestats: {rejection}", file=sys.stderr)
     if args.html is not None:
-        from .view import write_page
+        from .present.view import write_page
 
         if not _write_file("--html", args.html, write_page, stats):
             return EXIT_SOURCE
     if args.report_json is not None:
-        from .report_json import write_report_json
+        from .present.report_json import write_report_json
 
         if not _write_file("--report-json", args.report_json, write_report_json, stats):
             return EXIT_SOURCE
@@ -308,7 +308,7 @@ def _stats(args: argparse.Namespace) -> int:
     if args.strict and (any(s.dropped for _, s in sources) or not stats.readiness.ready):
         dropped = sum(s.dropped for _, s in sources)
         rejected = len(stats.readiness.rejections)
-        from .readiness import plural
+        from .job.readiness import plural
 
         broken = plural(rejected, "job limit")
         _error(f"--strict: {plural(dropped, 'example')} dropped; {broken} broken")
@@ -321,7 +321,7 @@ def _html_available() -> bool:
     import importlib.util
 
     if importlib.util.find_spec("jinja2") is None:
-        from .html import MISSING_EXTRA
+        from .present.html import MISSING_EXTRA
 
         _error(f"--html: {MISSING_EXTRA}")
         return False
@@ -330,8 +330,8 @@ def _html_available() -> bool:
 
 def _batch(args: argparse.Namespace) -> int:
     from .batch import run_batch, table
-    from .profiles import UnknownModel
-    from .source import first_line
+    from .config.profiles import UnknownModel
+    from .io.files import first_line
     from .tokenizers import TokenizerError
 
     if args.html is not None and not _html_available():
@@ -367,7 +367,7 @@ def _batch(args: argparse.Namespace) -> int:
     if rejected:
         print(f"{rejected} of them Vertex would reject (the summary's `rejections` say why)")
     if args.html is not None:
-        from .view import write_batch_html
+        from .batch.pages import write_batch_html
 
         try:
             print(f"HTML index in {write_batch_html(args.html, result.rows)}")

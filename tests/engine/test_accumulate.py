@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tunestats
-from tunestats.accumulate import Accumulator, ValueCounts, bucket_edges
-from tunestats.counting import process_block
-from tunestats.options import Options, plan
-from tunestats.source import LineBlock
+from tunestats.config.options import Options
+from tunestats.config.plan import make_plan
+from tunestats.counting.accumulate import Accumulator, ValueCounts, bucket_edges
+from tunestats.counting.blocks import process_block
+from tunestats.io.lines import LineBlock
 
 
 def median_of(values: list[int]) -> int:
@@ -151,7 +152,7 @@ GOOD = [
     b"\xff\xfe bad utf8",
 ]
 
-PLAN = plan(Options(format="gemini", tokenizer="cl100k_base", max_tokens_per_example=60))
+PLAN = make_plan(Options(format="gemini", tokenizer="cl100k_base", max_tokens_per_example=60))
 
 
 def run_lines(lines: list[bytes], first_line: int = 1) -> Accumulator:

@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 import tunestats
 from tests.conftest import CORPUS
 from tests.support import gen_cases
-from tunestats import counting
-from tunestats.accumulate import Accumulator
-from tunestats.counting import process_block
+from tunestats.config.options import Options
+from tunestats.config.plan import make_plan
+from tunestats.counting import blocks as counting
+from tunestats.counting.accumulate import Accumulator
+from tunestats.counting.blocks import process_block
 from tunestats.formats.arrow import _WIDE_SPACES, code_points_and_spaces
-from tunestats.options import Options, plan
-from tunestats.source import LineBlock
+from tunestats.io.lines import LineBlock
 
 FORMATS = ("gemini", "gemini-messages", "palm", "openai-chat", "prompt-completion")
 
@@ -166,7 +167,7 @@ def test_random_blocks(fmt, data, distill):
     lines = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=25))
     results = []
     for arrow in (False, True):
-        run = plan(
+        plan = make_plan(
             Options(
                 tokenizer="cl100k_base",
                 arrow=arrow,
@@ -175,6 +176,6 @@ def test_random_blocks(fmt, data, distill):
             )
         )
         acc = Accumulator()
-        parsed = process_block(LineBlock(3, lines), fmt, run, acc)
+        parsed = process_block(LineBlock(3, lines), fmt, plan, acc)
         results.append((parsed, acc.result()))
     assert results[0] == results[1]

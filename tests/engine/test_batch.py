@@ -18,7 +18,9 @@ import tunestats
 from tests.conftest import CORPUS
 from tunestats import batch
 from tunestats.cli import main
-from tunestats.progress import Progress
+from tunestats.io.files import read_bytes
+from tunestats.io.writing import write_bytes
+from tunestats.present.progress import Progress
 
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*/*.jsonl") if p.parent.name != "broken")
 # Supervised datasets with valid examples (the distill/ ones have none when counted supervised).
@@ -365,8 +367,8 @@ def test_every_record_path_is_inside_a_local_dest(tmp_path):
         assert resolved.is_relative_to(dest.resolve()), (uri, path)
         assert len(path.encode("utf-8", "surrogatepass")) - len(str(dest)) <= batch.MAX_RECORD_BYTES
         assert all(len(p.encode()) <= 255 for p in Path(path).parts)
-        batch.write_bytes(path, uri.encode("utf-8", "surrogatepass"))  # a real, valid name
-        assert batch.read_bytes(path) == uri.encode("utf-8", "surrogatepass")
+        write_bytes(path, uri.encode("utf-8", "surrogatepass"))  # a real, valid name
+        assert read_bytes(path) == uri.encode("utf-8", "surrogatepass")
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) == len(NASTY_URIS)
     assert all(p.resolve().is_relative_to(dest.resolve()) for p in written)
@@ -381,7 +383,7 @@ def test_every_record_path_is_inside_a_gs_dest(bucket):
         parts = path.removeprefix(dest + "/").split("/")
         assert not {"", ".", ".."} & set(parts), (uri, path)
         assert not any("\\" in p or "\x00" in p for p in parts)
-        batch.write_bytes(path, b"{}")
+        write_bytes(path, b"{}")
     objects = bucket.fs.find(bucket.name)
     assert len(objects) == len(NASTY_URIS)
     assert all(o.startswith(f"{bucket.name}/results/") for o in objects)

@@ -33,9 +33,11 @@ from tunestats.beam import (  # noqa: E402
     main,
     split_args,
 )
-from tunestats.combine import in_order as merge_shards  # noqa: E402
-from tunestats.options import Options, plan  # noqa: E402
-from tunestats.source import SourceError, SourceInfo, stat_source  # noqa: E402
+from tunestats.config.options import Options  # noqa: E402
+from tunestats.config.plan import make_plan  # noqa: E402
+from tunestats.counting.combine import in_order as merge_shards  # noqa: E402
+from tunestats.io.files import SourceError  # noqa: E402
+from tunestats.io.sources import SourceInfo, stat_source  # noqa: E402
 
 CORPUS_FILES = sorted(CORPUS.glob("*/*.jsonl"))
 TOKENIZER = "cl100k_base"
@@ -43,7 +45,7 @@ TOKENIZER = "cl100k_base"
 
 @pytest.fixture(scope="module")
 def run():
-    return plan(Options(tokenizer=TOKENIZER))
+    return make_plan(Options(tokenizer=TOKENIZER))
 
 
 class _Keep(beam.DoFn):
@@ -133,7 +135,7 @@ def test_split_datasets_equal_unsplit(tmp_path, run):
         shard_bytes=2048,
         max_tokens_per_example=60,
     )
-    limited = plan(Options(tokenizer=TOKENIZER, max_tokens_per_example=60))
+    limited = make_plan(Options(tokenizer=TOKENIZER, max_tokens_per_example=60))
     assert records[drops] == expected(drops, limited)
     assert records[big] == expected(big, limited)
     # Line numbers of the later ranges were renumbered, not counted from 1 again.

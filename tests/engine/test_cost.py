@@ -6,7 +6,7 @@ import pytest
 
 from tunestats import compute
 from tunestats.cli import main
-from tunestats.cost import EPOCHS_NOTE, LIST_PRICES, estimate
+from tunestats.job.cost import EPOCHS_NOTE, LIST_PRICES, estimate
 
 from ..conftest import write_jsonl
 

@@ -9,8 +9,8 @@ import pytest
 
 from tunestats import compute
 from tunestats.cli import main
-from tunestats.drops import KINDS, classify, path_pattern
 from tunestats.formats import Drop, parse_example
+from tunestats.formats.drops import KINDS, classify, path_pattern
 
 from ..conftest import CORPUS, write_jsonl
 

@@ -16,8 +16,9 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from tunestats import batch, uris
+from tunestats import batch
 from tunestats.cli import main
+from tunestats.io import uris
 
 OPTIONS = {"tokenizer": "cl100k_base"}
 CLI_OPTIONS = ["--tokenizer", "cl100k_base", "--quiet", "--jobs", "1"]

@@ -16,8 +16,8 @@ import pytest
 
 import tunestats
 from tunestats.cli import main
-from tunestats.profiles import PROFILES, UnknownModel, generation, get_profile, suggest
-from tunestats.progress import Progress, render
+from tunestats.config.profiles import PROFILES, UnknownModel, generation, get_profile, suggest
+from tunestats.present.progress import Progress, render
 from tunestats.tokenizers import TokenizerError, choose_tokenizer
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -148,8 +148,8 @@ def test_the_drop_rejection_is_a_whole_sentence_in_the_singular(jsonl):
     assert "2 of the 3 training examples (66.7%) are dropped;" in many.readiness.rejections[0]
     import dataclasses
 
-    from tunestats.accumulate import Accumulator
-    from tunestats.readiness import check_job
+    from tunestats.counting.accumulate import Accumulator
+    from tunestats.job.readiness import check_job
 
     only = dataclasses.replace(Accumulator().result(), examples=0, dropped=1)
     (rejection,) = check_job(get_profile("gemini-2.5-flash"), only, "gemini").rejections
@@ -157,7 +157,7 @@ def test_the_drop_rejection_is_a_whole_sentence_in_the_singular(jsonl):
 
 
 def test_counts_agree_with_their_nouns(jsonl):
-    from tunestats.readiness import plural, verb
+    from tunestats.job.readiness import plural, verb
 
     assert plural(1, "example") == "1 example" and plural(2, "example") == "2 examples"
     assert plural(1_234, "media part") == "1,234 media parts"
@@ -173,7 +173,7 @@ def test_counts_agree_with_their_nouns(jsonl):
         ]
     }
     stats = tunestats.compute(str(jsonl([image, GOOD])), tokenizer="cl100k_base", media="skip")
-    from tunestats.text import media_line, text_report
+    from tunestats.present.text import media_line, text_report
 
     assert media_line(stats).endswith("1 media part counts 0 tokens")
     report = text_report(stats, stats.training, "training")
@@ -224,7 +224,7 @@ def word_level_json(tmp_path) -> Path:
 
 @pytest.mark.parametrize("model", ["meta/llama3_1@llama-3.1-8b", "gemini-2.5-flash"])
 def test_an_hf_tokenizer_is_an_estimate_for_every_model(jsonl, word_level_json, model):
-    from tunestats.text import tokenizer_line
+    from tunestats.present.text import tokenizer_line
 
     rows = [{"prompt": "hi", "completion": "ok"}]
     stats = tunestats.compute(str(jsonl(rows)), tokenizer=f"hf:{word_level_json}", model=model)

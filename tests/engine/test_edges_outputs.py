@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tunestats
-from tunestats import outputs
 from tunestats.cli import main
-from tunestats.drops import _not_json, classify
+from tunestats.formats.drops import _not_json, classify
+from tunestats.io import outputs, writing
 
 TUNESTATS = [sys.executable, "-m", "tunestats.cli"]
 FAST = ["--tokenizer", "cl100k_base", "--quiet"]
@@ -233,7 +233,7 @@ def live_pid():
 def test_only_what_dead_runs_of_this_host_left_is_removed(tmp_path, live_pid):
     """A live run's temporary file, another host's, another destination's and any other file
     stay; a dead process's (and an older version's name) go."""
-    host, dead, live = outputs._host(), dead_pid(), live_pid
+    host, dead, live = writing.host_tag(), dead_pid(), live_pid
     stay = [
         f".k.jsonl.tunestats-{host}-{live}-0.tmp",  # a run still writing
         f".k.jsonl.tunestats-other-host-{dead}-0.tmp",  # a shared folder: not ours to judge
@@ -254,7 +254,7 @@ def test_only_what_dead_runs_of_this_host_left_is_removed(tmp_path, live_pid):
 def test_a_long_destination_name_gets_a_short_temporary_name(tmp_path):
     """A name near the 255-byte limit is still written, and its stale file still found."""
     name = "é" * 100 + "k" * 40 + ".jsonl"  # 246 bytes
-    stale = tmp_path / f"{outputs._temp_prefix(name)}{outputs._host()}-{dead_pid()}-0.tmp"
+    stale = tmp_path / f"{writing._temp_prefix(name)}{writing.host_tag()}-{dead_pid()}-0.tmp"
     stale.write_bytes(b"partial")
     src = tmp_path / "src.jsonl"
     src.write_bytes(GOOD + b"\n")
@@ -263,7 +263,7 @@ def test_a_long_destination_name_gets_a_short_temporary_name(tmp_path):
 
 
 def test_only_dead_runs_part_folders_are_removed(tmp_path, monkeypatch, live_pid):
-    host, dead, live = outputs._host(), dead_pid(), live_pid
+    host, dead, live = writing.host_tag(), dead_pid(), live_pid
     stay = [f"tunestats-lines-{host}-{live}-abc_123", f"tunestats-lines-x-{dead}-abc", "other"]
     go = [f"tunestats-lines-{host}-{dead}-q1w2e3r4"]
     for name in stay + go:
@@ -309,7 +309,7 @@ def test_html_of_stats_into_a_file_or_onto_a_folder_is_refused(tmp_path, capsys,
 def test_write_page_refuses_a_missing_folder_too(tmp_path):
     """The Python API's page writer has the same rule."""
     pytest.importorskip("jinja2")
-    from tunestats.view import write_page
+    from tunestats.present.view import write_page
 
     src = tmp_path / "x.jsonl"
     src.write_bytes(GOOD + b"\n")

@@ -24,7 +24,8 @@ import pytest
 import zstandard
 
 import tunestats
-from tunestats.source import LongLine, SourceError, _Lines, read_blocks
+from tunestats.io.files import SourceError
+from tunestats.io.lines import LongLine, _Lines, read_blocks
 
 TUNESTATS = [sys.executable, "-m", "tunestats.cli"]
 GOOD = {

@@ -454,7 +454,7 @@ def test_skipped_media_count_zero_and_are_reported(jsonl):
 
 
 def test_model_limits(jsonl):
-    from tunestats.profiles import get_profile
+    from tunestats.config.profiles import get_profile
 
     assert get_profile("gemini-2.5-pro").max_tokens_per_example == 131072
     assert get_profile("gemini-2.0-flash-001").max_tokens_per_example == 131072

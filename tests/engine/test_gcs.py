@@ -18,7 +18,9 @@ import pytest
 import tunestats
 from tests.conftest import CORPUS
 from tests.support.gcs import GcsServer, RequestLog, free_port
-from tunestats.source import SourceError, read_blocks, stat_source
+from tunestats.io.files import SourceError
+from tunestats.io.lines import read_blocks
+from tunestats.io.sources import stat_source
 
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*/*.jsonl") if p.parent.name != "broken")
 

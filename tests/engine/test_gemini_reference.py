@@ -42,7 +42,7 @@ from tests.support.genai_reference import (
     reference_counts,
     tunestats_counts,
 )
-from tunestats.counting import ARROW_MIN_LINES
+from tunestats.counting.blocks import ARROW_MIN_LINES
 from tunestats.formats import Drop
 from tunestats.tokenizers import GEMINI_TOKENIZER_MODELS, GeminiTokenizer, shipped_model_bytes
 
@@ -433,7 +433,7 @@ def test_generated_text_files_whole_pipeline_arrow_path(genai, tmp_path_factory,
     The generated records are repeated to fill the block (generating 64 distinct ones is
     slow); the per-line parser (``arrow=False``) must give the same sums.
     """
-    from tunestats import counting
+    from tunestats.counting import blocks as counting
 
     lines = records * -(-ARROW_MIN_LINES // len(records))  # at least ARROW_MIN_LINES lines
     taken: list[int] = []

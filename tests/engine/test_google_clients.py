@@ -22,7 +22,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 import tunestats
 from tests.conftest import CORPUS, REFERENCE, write_jsonl
-from tunestats.accumulate import bucket_edges
+from tunestats.counting.accumulate import bucket_edges
 
 V1 = aiplatform_v1.types.TuningDataStats
 V1BETA1 = aiplatform_v1beta1.types.TuningDataStats

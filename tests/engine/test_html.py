@@ -26,7 +26,7 @@ except ImportError:  # the html extra is missing: a skip locally, an error in CI
         raise
     pytest.skip("the HTML report needs: pip install -e '.[html]'", allow_module_level=True)
 
-from tunestats import html  # noqa: E402
+from tunestats.present import html  # noqa: E402
 
 HOSTILE = "<script>alert(1)</script>"
 

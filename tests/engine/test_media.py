@@ -106,7 +106,7 @@ MIMES = {"image": "image/png", "video": "video/mp4", "audio": "audio/wav", "pdf"
 
 @pytest.mark.parametrize(("model", "kind", "m", "line", "own", "tokens"), CELLS)
 def test_every_cell_of_the_table(model, kind, m, line, own, tokens):
-    from tunestats.profiles import get_profile
+    from tunestats.config.profiles import get_profile
 
     profile = get_profile(model)
     gen = rates.generation(profile.family, profile.name)
@@ -355,7 +355,7 @@ def test_denied_objects_drop_nothing_and_are_reported(jsonl, monkeypatch, files)
     assert r.media.parts == {"not read": 3, "measured": 1}
     (u,) = r.media.uncounted
     assert (u.status, u.reason, u.count) == ("not read", "permission denied", 3)
-    from tunestats.text import dataset_media, media_line
+    from tunestats.present.text import dataset_media, media_line
 
     assert (
         "3 media parts could not be read (permission denied: gs://locked/v0.mp4 and 2 more); "
@@ -529,7 +529,7 @@ def test_warnings_of_section_8(jsonl):
 
 
 def test_300k_examples_with_media_and_the_flash_lite_profile():
-    from tunestats.profiles import get_profile
+    from tunestats.config.profiles import get_profile
 
     assert get_profile("gemini-3.5-flash-lite").family == "gemini-3"
     assert get_profile("Gemini-3.5-Flash-Lite").max_tokens_per_example == 131_072
@@ -543,10 +543,11 @@ def test_300k_examples_with_media_and_the_flash_lite_profile():
 )
 @given(seed=st.integers(0, 10**6), cuts=st.lists(st.integers(1, 40), max_size=3))
 def test_shards_merge_to_the_whole_with_media(files, tmp_path, seed, cuts):
-    from tunestats.accumulate import Accumulator
-    from tunestats.counting import accumulate_blocks
-    from tunestats.options import Options, plan
-    from tunestats.source import read_blocks
+    from tunestats.config.options import Options
+    from tunestats.config.plan import make_plan
+    from tunestats.counting.accumulate import Accumulator
+    from tunestats.counting.blocks import accumulate_blocks
+    from tunestats.io.lines import read_blocks
 
     rng = random.Random(seed)
     pool = [
@@ -560,17 +561,17 @@ def test_shards_merge_to_the_whole_with_media(files, tmp_path, seed, cuts):
     for _ in range(40):
         chosen = [part(*rng.choice(pool)) for _ in range(rng.randint(0, 2))]
         lines.append(json.dumps(record(*chosen, text=rng.choice(["a", "b c", "d e f"]))))
-    run = plan(Options(tokenizer=TOKENIZER, format="gemini"))
+    plan = make_plan(Options(tokenizer=TOKENIZER, format="gemini"))
     whole_path = tmp_path / f"whole{seed}.jsonl"
     whole_path.write_text("\n".join(lines) + "\n")
-    whole, _ = accumulate_blocks(read_blocks(str(whole_path)), "gemini", run)
+    whole, _ = accumulate_blocks(read_blocks(str(whole_path)), "gemini", plan)
     bounds = sorted({0, *cuts, 40})
     merged = Accumulator()
     shards = []
     for a, b in zip(bounds, bounds[1:]):
         path = tmp_path / f"shard{seed}-{a}.jsonl"
         path.write_text("\n".join(lines[a:b]) + "\n")
-        acc, _ = accumulate_blocks(read_blocks(str(path)), "gemini", plan(run.options))
+        acc, _ = accumulate_blocks(read_blocks(str(path)), "gemini", make_plan(plan.options))
         shards.append(acc.shift(a))
     rng.shuffle(shards)
     for acc in shards:

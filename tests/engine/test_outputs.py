@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 import tunestats
 from tests.conftest import CORPUS
 from tunestats.cli import main
-from tunestats.parallel import shard_ranges
-from tunestats.source import SourceError
+from tunestats.io.files import SourceError
+from tunestats.run.pool import shard_ranges
 
 FAST = {"tokenizer": "cl100k_base"}
 BOM = b"\xef\xbb\xbf"

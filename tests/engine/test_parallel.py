@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 import tunestats
 from tests.conftest import CORPUS
-from tunestats.parallel import shard_ranges
-from tunestats.source import read_blocks
+from tunestats.io.lines import read_blocks
+from tunestats.run.pool import shard_ranges
 
 FILES = sorted(CORPUS.glob("*/*.jsonl"))
 

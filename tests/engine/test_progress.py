@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import tunestats
-from tunestats.progress import Progress, render
+from tunestats.present.progress import Progress, render
 
 
 def test_render():
@@ -59,7 +59,7 @@ def test_progress_counts_media_objects_as_they_are_read(tmp_path):
 
     import tunestats
     from tests.support import media as make
-    from tunestats.progress import Progress
+    from tunestats.present.progress import Progress
 
     for i in range(5):
         (tmp_path / f"{i}.png").write_bytes(make.png(8 + i, 8))

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tunestats import compute
-from tunestats.accumulate import Accumulator, DatasetResult
 from tunestats.cli import main
-from tunestats.profiles import get_profile
-from tunestats.readiness import GB, REJECT, check_job
+from tunestats.config.profiles import get_profile
+from tunestats.counting.accumulate import Accumulator, DatasetResult
+from tunestats.job.readiness import GB, REJECT, check_job
 
 from ..conftest import write_jsonl
 

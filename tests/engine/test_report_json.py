@@ -18,11 +18,11 @@ import pytest
 
 from tests.conftest import CORPUS
 from tests.support.gcs import DenyAll, serving
-from tunestats.accumulate import Distribution, DropGroup, MediaSummary, UncountedMedia
 from tunestats.cli import main
-from tunestats.drops import KINDS
-from tunestats.report_json import media_json
-from tunestats.text import BARS, _drop_group, _row
+from tunestats.counting.accumulate import Distribution, DropGroup, MediaSummary, UncountedMedia
+from tunestats.formats.drops import KINDS
+from tunestats.present.report_json import media_json
+from tunestats.present.text import BARS, _drop_group, _row
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "fixtures" / "example.jsonl"

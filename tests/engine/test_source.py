@@ -10,7 +10,8 @@ import pytest
 import zstandard
 
 import tunestats
-from tunestats.source import SourceError, read_blocks
+from tunestats.io.files import SourceError
+from tunestats.io.lines import read_blocks
 
 ROW = b'{"prompt": "a b", "completion": "c"}'
 COMPRESSORS = {

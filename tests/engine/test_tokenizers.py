@@ -31,8 +31,9 @@ from hypothesis import strategies as st
 import tunestats
 from tests.conftest import CORPUS, write_jsonl
 from tunestats import tokenizers as tk
-from tunestats.options import Options, plan
-from tunestats.profiles import PROFILES
+from tunestats.config.options import Options
+from tunestats.config.plan import make_plan
+from tunestats.config.profiles import PROFILES
 from tunestats.tokenizers import TokenizerError
 
 CORPUS_FILES = sorted(CORPUS.glob("*/*.jsonl"))
@@ -335,7 +336,7 @@ def test_gemini_counts_per_example_with_unknown_model(tmp_path, sp_model):
 
 
 def shipped_file(key: str) -> Path:
-    return Path(tk.__file__).parent / "data" / tk.GEMINI_TOKENIZER_MODELS[key].filename
+    return Path(tunestats.__file__).parent / "data" / tk.GEMINI_TOKENIZER_MODELS[key].filename
 
 
 @pytest.mark.parametrize("key", sorted(tk.GEMINI_TOKENIZER_MODELS))
@@ -350,7 +351,7 @@ def test_shipped_models_have_their_published_hashes(key):
 
 
 def test_license_notice_names_every_shipped_model():
-    notice = " ".join((Path(tk.__file__).parent / "data" / "NOTICE.md").read_text("utf-8").split())
+    notice = " ".join((Path(tunestats.__file__).parent / "data" / "NOTICE.md").read_text("utf-8").split())
     assert "Apache License, Version 2.0" in notice and "Gemma Terms of Use" in notice
     for entry in tk.GEMINI_TOKENIZER_MODELS.values():
         assert entry.filename in notice and entry.sha256 in notice
@@ -369,21 +370,21 @@ def test_license_notice_names_every_shipped_model():
     ],
 )
 def test_every_gemini_model_defaults_to_its_shipped_tokenizer(model, key):
-    run = plan(Options(model=model))
-    assert run.choice.exact is True and run.choice.note == ""
-    assert run.choice.tokenizer.name == f"gemini:{tk.GEMINI_TOKENIZER_MODELS[key].filename}"
+    plan = make_plan(Options(model=model))
+    assert plan.choice.exact is True and plan.choice.note == ""
+    assert plan.choice.tokenizer.name == f"gemini:{tk.GEMINI_TOKENIZER_MODELS[key].filename}"
     assert tunestats.compute(
         str(CORPUS / "gemini/patient_glucose_sysinstr.jsonl"), model=model
     ).exact
     # --tokenizer gemini names the same file
-    assert plan(Options(model=model, tokenizer="gemini")).choice.tokenizer.name == (
-        run.choice.tokenizer.name
+    assert make_plan(Options(model=model, tokenizer="gemini")).choice.tokenizer.name == (
+        plan.choice.tokenizer.name
     )
 
 
 def test_every_profile_of_a_gemini_model_is_exact_by_default():
     for name, profile in PROFILES.items():
-        choice = plan(Options(model=name)).choice
+        choice = make_plan(Options(model=name)).choice
         assert choice.exact is (profile.gemini_tokenizer is not None), name
 
 
@@ -443,7 +444,7 @@ def test_open_model_gets_one_note_naming_what_would_make_it_exact(tmp_path):
 
 
 def test_openai_encoding_on_a_gemini_model_says_how_to_be_exact():
-    choice = plan(Options(tokenizer="o200k_base")).choice
+    choice = make_plan(Options(tokenizer="o200k_base")).choice
     assert choice.exact is False
     assert "o200k_base estimates" in choice.note and "leave out --tokenizer" in choice.note
 

@@ -20,12 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .. import uris
-from ..source import (
-    SourceInfo,
-    filesystem_and_path,
-    info_of,
-)
+from ..io import uris
+from ..io.files import filesystem_and_path
+from ..io.sources import SourceInfo, info_of
 
 DATASET_SUFFIXES = (".jsonl", ".ndjson")
 
@@ -67,7 +64,7 @@ def expand_one(source: str, outputs: Sequence[str] = ()) -> Expansion:
         fs, path = _file_system(source)
         entries = _entries(fs, path, plain=uris.is_plain_path(source))
     except Exception as exc:
-        from ..source import open_error
+        from ..io.files import open_error
 
         return Expansion(source, error=str(open_error(source, exc)))
     if not entries:

@@ -11,30 +11,25 @@ Hands to ``run`` (and to ``tunestats.beam``): records, rows and the files that h
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .. import uris
-from ..accumulate import Accumulator, MediaSummary
-from ..counting import accumulate_blocks
-from ..options import Plan, numbers_options
-from ..parallel import run_range, shard_ranges
-from ..pipeline import finish_source, peek_format
-from ..results import make_stats
-from ..source import (
-    SourceError,
-    SourceInfo,
-    filesystem_and_path,
-    read_blocks,
-    splittable_size,
-    stat_source,
-)
-from ..text import media_line, tokenizer_line
-from ..view import record_views
+from ..config.options import numbers_options
+from ..config.plan import Plan
+from ..counting.accumulate import Accumulator, MediaSummary
+from ..counting.blocks import accumulate_blocks
+from ..io import uris
+from ..io.files import SourceError, join_path
+from ..io.lines import read_blocks
+from ..io.sources import SourceInfo, splittable_size, stat_source
+from ..io.writing import write_bytes
+from ..job.results import make_stats
+from ..present.text import media_line, tokenizer_line
+from ..present.view import record_views
+from ..run.pipeline import finish_source, peek_format
+from ..run.pool import run_range, shard_ranges
 
 # The smallest byte range of a split dataset in tunestats.beam, where workers are machines and
 # each range costs a task. (The local batch splits like ``stats --jobs``: Options.shard_bytes.)
@@ -163,25 +158,18 @@ def _uri_hash(uri: str) -> str:
     return hashlib.sha256(uri.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
 
 
-def join_path(dest: str, *parts: str) -> str:
-    base = dest.rstrip("/")
-    if not base and not dest:
-        base = "."  # an empty DEST is the working directory, never the root
-    return "/".join([base, *parts])
-
-
 # --- counting, one dataset or one range at a time ------------------------------------------
 
 
-def options_key(run: Plan) -> dict[str, Any]:
+def options_key(plan: Plan) -> dict[str, Any]:
     """The options that decide the statistics, as stored in a record."""
-    key = numbers_options(run.options)
-    key["model"] = run.profile.name
-    key["tokenizer"] = run.choice.tokenizer.name
+    key = numbers_options(plan.options)
+    key["model"] = plan.profile.name
+    key["tokenizer"] = plan.choice.tokenizer.name
     return key
 
 
-def count_whole(info: SourceInfo, run: Plan, report: Any = None) -> dict[str, Any]:
+def count_whole(info: SourceInfo, plan: Plan, report: Any = None) -> dict[str, Any]:
     """Detect, read and count one dataset in this process; return its record.
 
     The dataset is stat'ed again first: one rewritten since it was listed is counted as it is
@@ -189,25 +177,25 @@ def count_whole(info: SourceInfo, run: Plan, report: Any = None) -> dict[str, An
     """
     try:
         info = stat_source(info.uri)
-        reader = read_blocks(info.uri, expect=info, max_line_bytes=run.options.max_line_bytes)
+        reader = read_blocks(info.uri, expect=info, max_line_bytes=plan.options.max_line_bytes)
         fmt, blocks = (
-            (run.options.format, reader)
-            if run.options.format
-            else peek_format(reader, run.profile.format)
+            (plan.options.format, reader)
+            if plan.options.format
+            else peek_format(reader, plan.profile.format)
         )
-        acc, parsed = accumulate_blocks(blocks, fmt, run, report)
-        return make_record(info, run, fmt, acc, parsed)
+        acc, parsed = accumulate_blocks(blocks, fmt, plan, report)
+        return make_record(info, plan, fmt, acc, parsed)
     except Exception as exc:
         return error_record(info, exc)
 
 
-def detect(info: SourceInfo, run: Plan) -> str:
+def detect(info: SourceInfo, plan: Plan) -> str:
     """The format of a dataset (from its first records) unless the options fix it."""
-    if run.options.format:
-        return run.options.format
-    reader = read_blocks(info.uri, expect=info, max_line_bytes=run.options.max_line_bytes)
+    if plan.options.format:
+        return plan.options.format
+    reader = read_blocks(info.uri, expect=info, max_line_bytes=plan.options.max_line_bytes)
     try:
-        fmt, _ = peek_format(reader, run.profile.format)
+        fmt, _ = peek_format(reader, plan.profile.format)
     finally:
         reader.close()
     return fmt
@@ -219,22 +207,22 @@ def split_ranges(info: SourceInfo, jobs: int, min_bytes: int) -> list[tuple[int,
 
 
 def count_range(
-    info: SourceInfo, fmt: str, run: Plan, start: int, end: int | None, report: Any = None
+    info: SourceInfo, fmt: str, plan: Plan, start: int, end: int | None, report: Any = None
 ) -> tuple[Accumulator, int]:
     """Count the lines that begin in [start, end), numbered from 1 (the range task of the
     local batch and of Beam's workers: :func:`tunestats.parallel.run_range`)."""
-    return run_range(info, fmt, run, start, end, report)
+    return run_range(info, fmt, plan, start, end, report)
 
 
 def make_record(
-    info: SourceInfo, run: Plan, fmt: str, acc: Accumulator, parsed: int
+    info: SourceInfo, plan: Plan, fmt: str, acc: Accumulator, parsed: int
 ) -> dict[str, Any]:
     """A dataset's record: what it is, how it was counted, and its TuningDataStats."""
     try:
         source = finish_source(info.uri, fmt, acc, parsed, info)
     except SourceError as exc:
         return error_record(info, exc)
-    stats = make_stats(run, source)
+    stats = make_stats(plan, source)
     r = source.result
     outputs = r.output_tokens if stats.task == "supervised" else None  # SPEC §6: none reported
     views = record_views(stats)
@@ -246,7 +234,7 @@ def make_record(
         "model": stats.model,
         "tokenizer": stats.tokenizer,
         "exactTokenCounts": stats.exact,
-        "options": options_key(run),
+        "options": options_key(plan),
         "lines": r.lines,
         "blankLines": r.blank,
         "summary": {
@@ -383,33 +371,6 @@ def _parquet_bytes(rows: list[Row]) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
-
-
-def write_bytes(path: str, data: bytes) -> None:
-    """Write a whole file, local (atomically: never a half record) or through fsspec."""
-    if uris.is_local(path):
-        local = uris.local_path(path)
-        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
-        tmp = f"{local}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, local)
-        except BaseException:  # a full disk, or an interrupt: leave no partial file behind
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            raise
-        return
-    fs, inner = filesystem_and_path(path)
-    fs.pipe_file(inner, data)
-
-
-def read_bytes(path: str) -> bytes:
-    if uris.is_local(path):
-        with open(uris.local_path(path), "rb") as f:
-            return f.read()
-    fs, inner = filesystem_and_path(path)
-    return fs.cat_file(inner)
 
 
 def _tokenizer_cell(row: Row) -> str:

@@ -23,16 +23,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from .. import combine, uris
-from ..accumulate import Accumulator
-from ..options import Options, Plan, plan
-from ..parallel import die_with_parent, warm_for_large_run
-from ..progress import Progress, reporter
-from ..progress import slots as counter_slots
-from ..source import (
-    SourceInfo,
-    stat_source,
-)
+from ..config.options import Options
+from ..config.plan import Plan, make_plan
+from ..counting import combine
+from ..counting.accumulate import Accumulator
+from ..io import uris
+from ..io.files import read_bytes
+from ..io.sources import SourceInfo, stat_source
+from ..present.progress import Progress, reporter
+from ..present.progress import slots as counter_slots
+from ..run.pool import die_with_parent, warm_for_large_run
 from .expand import Expansion, expand_one, without_outputs
 from .records import (
     RECORD_VERSION,
@@ -43,7 +43,6 @@ from .records import (
     error_record,
     make_record,
     options_key,
-    read_bytes,
     record_path,
     row_of,
     save_record,
@@ -166,7 +165,7 @@ def run_batch(
     order: list[str] = []
     try:
         with _sigterm_interrupts():
-            run = plan(Options(**options))
+            plan = make_plan(Options(**options))
             mine = [dest, *outputs]
             expansions = [
                 without_outputs(s, mine) if isinstance(s, Expansion) else expand_one(s, mine)
@@ -177,7 +176,7 @@ def run_batch(
             rows.update(work.failed)
             todo: list[SourceInfo] = []
             for info in work.datasets:
-                kept = None if force else _reusable(dest, info, run)
+                kept = None if force else _reusable(dest, info, plan)
                 if kept is not None:
                     rows[info.uri] = row_of(kept, "unchanged", record_path(dest, info.uri))
                 else:
@@ -186,8 +185,8 @@ def run_batch(
             def finished(info: SourceInfo, record: dict[str, Any]) -> None:
                 rows[info.uri] = save_record(dest, record)
 
-            jobs = run.options.jobs or os.cpu_count() or 1
-            _count_all(todo, run, jobs, progress, finished)
+            jobs = plan.options.jobs or os.cpu_count() or 1
+            _count_all(todo, plan, jobs, progress, finished)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         done = [rows[uri] for uri in order if uri in rows]
@@ -241,7 +240,7 @@ def _fail(work: Work, key: str, error: str) -> None:
     work.failed[key] = Row(uri=uris.shown(key), status="failed", error=uris.shown(error))
 
 
-def _reusable(dest: str, info: SourceInfo, run: Plan) -> dict[str, Any] | None:
+def _reusable(dest: str, info: SourceInfo, plan: Plan) -> dict[str, Any] | None:
     """The record under DEST when it is for this dataset, this version and these options."""
     try:
         record = json.loads(read_bytes(record_path(dest, info.uri)))
@@ -249,7 +248,7 @@ def _reusable(dest: str, info: SourceInfo, run: Plan) -> dict[str, Any] | None:
         same = record["uri"] == info.uri and kept.same_version(info)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not same or record.get("options") != options_key(run):
+    if not same or record.get("options") != options_key(plan):
         return None
     if record.get("recordVersion") != RECORD_VERSION:  # made by another tunestats
         return None
@@ -260,7 +259,7 @@ Finished = Callable[[SourceInfo, dict[str, Any]], None]
 
 
 def _count_all(
-    todo: list[SourceInfo], run: Plan, jobs: int, progress: Progress | None, finished: Finished
+    todo: list[SourceInfo], plan: Plan, jobs: int, progress: Progress | None, finished: Finished
 ) -> None:
     """Count all datasets in ``todo`` on ``jobs`` processes; hand each record to ``finished``
     (in this process) as soon as it is made."""
@@ -275,13 +274,13 @@ def _count_all(
     if jobs == 1:
         report = None if progress is None else reporter(progress.counts, 0)
         for k, info in enumerate(todo):
-            finished(info, count_whole(info, run, report))
+            finished(info, count_whole(info, plan, report))
             if progress is not None:
                 progress.advance(_label(k + 1, len(todo)), k + 1)
         return
-    if sum(i.size or 0 for i in todo) >= 2 * run.options.shard_bytes:
-        warm_for_large_run(run)
-    _Scheduler(todo, run, jobs, progress, finished).execute()
+    if sum(i.size or 0 for i in todo) >= 2 * plan.options.shard_bytes:
+        warm_for_large_run(plan)
+    _Scheduler(todo, plan, jobs, progress, finished).execute()
 
 
 def _label(done: int, total: int) -> str:
@@ -301,13 +300,13 @@ class _Scheduler:
     def __init__(
         self,
         todo: list[SourceInfo],
-        run: Plan,
+        plan: Plan,
         jobs: int,
         progress: Progress | None,
         finished: Finished,
     ) -> None:
         self.todo = sorted(todo, key=lambda i: -(i.size or 0))
-        self.run, self.jobs, self.progress, self.finished = run, jobs, progress, finished
+        self.plan, self.jobs, self.progress, self.finished = plan, jobs, progress, finished
         self.done: set[str] = set()
         self.shards: dict[str, tuple[combine.Combined, int]] = {}
         self.formats: dict[str, str] = {}
@@ -320,13 +319,13 @@ class _Scheduler:
             max_workers=self.jobs,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(self.run, counts, slots, os.getpid()),
+            initargs=(self.plan, counts, slots, os.getpid()),
         )
         try:
             pending: dict[Future, tuple[str, SourceInfo, int]] = {}
             with _signals_blocked():  # the workers fork now: none sees a signal before it is set
                 for info in self.todo:
-                    if len(split_ranges(info, self.jobs, self.run.options.shard_bytes)) > 1:
+                    if len(split_ranges(info, self.jobs, self.plan.options.shard_bytes)) > 1:
                         pending[pool.submit(_detect_task, info)] = ("detect", info, 0)
                     else:
                         pending[pool.submit(_whole_task, info)] = ("whole", info, 0)
@@ -361,7 +360,7 @@ class _Scheduler:
                 self._finish(info, outcome)
                 return
             fmt, info = outcome
-            ranges = split_ranges(info, self.jobs, self.run.options.shard_bytes)
+            ranges = split_ranges(info, self.jobs, self.plan.options.shard_bytes)
             self.formats[info.uri] = fmt
             self.shards[info.uri] = (combine.create(), len(ranges))
             for r, (start, end) in enumerate(ranges):
@@ -376,7 +375,7 @@ class _Scheduler:
             if sum(s.last - s.first + 1 for s in combined.segments) == count:
                 acc, parsed = combine.extract(combined, count)
                 fmt = self.formats[info.uri]
-                self._finish(info, make_record(info, self.run, fmt, acc, parsed))
+                self._finish(info, make_record(info, self.plan, fmt, acc, parsed))
 
     def _finish(self, info: SourceInfo, record: dict[str, Any]) -> None:
         self.done.add(info.uri)
@@ -402,7 +401,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(run: Plan, counts: Any, slots: Any, parent: int) -> None:
+def _init_worker(plan: Plan, counts: Any, slots: Any, parent: int) -> None:
     die_with_parent(parent)
     # Ctrl-C reaches the whole process group: the main process stops the batch, workers
     # ignore it. SIGTERM ends a worker (the main process turns it into an interruption).
@@ -410,7 +409,7 @@ def _init_worker(run: Plan, counts: Any, slots: Any, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):  # blocked while the pool forked (_signals_blocked)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-    _worker["run"] = run
+    _worker["run"] = plan
     _worker["report"] = None
     if counts is not None:
         with slots.get_lock():

@@ -50,8 +50,8 @@ def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str 
     """Read the job's datasets with tunestats; a dataset that cannot be used fails the job."""
     import tunestats
 
+    from ..io.files import SourceError
     from ..media import Access
-    from ..source import SourceError
 
     options = {
         "task": plan["task"],
@@ -85,7 +85,7 @@ def count_job(plan: dict[str, Any], tokenizer: str | None, tokenizer_model: str 
                 f"({source.dropped} dropped); first offending lines: {first}",
             )
     if not stats.readiness.ready:  # SPEC §8: the job-level limits, in the same words
-        from ..readiness import REJECT
+        from ..job.readiness import REJECT
 
         reasons = [r.removeprefix(REJECT) for r in stats.readiness.rejections]
         return Counted(None, REJECT + "; ".join(reasons), labels=media_labels(stats))

@@ -68,8 +68,9 @@ class TokenizerLabels:
         self.for_model(None)
 
     def for_model(self, model: str | None) -> dict[str, str]:
-        from ..options import Options, plan
-        from ..profiles import get_profile
+        from ..config.options import Options
+        from ..config.plan import make_plan
+        from ..config.profiles import get_profile
 
         name = get_profile(model).name
         with self._lock:
@@ -81,7 +82,7 @@ class TokenizerLabels:
                     tokenizer_model=self.tokenizer_model,
                     memo=False,
                 )
-                choice = plan(options).choice
+                choice = make_plan(options).choice
                 labels = {
                     TOKENIZER_LABEL: tokenizer_label(choice.tokenizer.name),
                     EXACT_LABEL: "true" if choice.exact else "false",

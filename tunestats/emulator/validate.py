@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from ..profiles import UnknownModel, get_profile
+from ..config.profiles import UnknownModel, get_profile
 from .messages import ApiError, invalid
 
 MAX_DISPLAY_NAME = 128  # the resource document

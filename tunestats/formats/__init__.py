@@ -21,7 +21,6 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ..drops import classify
 from .common import (
     MAX_DEPTH,
     MAX_IMAGES,
@@ -36,6 +35,7 @@ from .common import (
     _kind_name,
     compact_json,
 )
+from .drops import classify
 from .format import Format
 from .gemini import MAX_INLINE_BYTES, gemini
 from .messages import gemini_messages, openai_chat

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..examples import ExampleBatch
 from . import REGISTRY
 from .arrow import _arrow, _Columns, _concat, _mask, _parse, _schema, code_points_and_spaces
+from .examples import ExampleBatch
 
 
 def arrow_batch(

@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .. import uris
+from ..io import uris
 from .measure import HEAD_BYTES, Measurement, measure
 
 THREADS = 32  # objects read at once: enough to hide a remote store's latency (benchmarks/media.py)
@@ -209,7 +209,7 @@ class _DaemonPool:
 
 def read_object(uri: str) -> Outcome:
     """Open ``uri`` through fsspec (gcsfs for gs://) and measure it; classify what fails."""
-    from ..source import filesystem_and_path
+    from ..io.files import filesystem_and_path
 
     try:
         if uris.is_plain_path(uri):
@@ -273,7 +273,7 @@ def _size(f: Any) -> int:
 
 def classify(exc: BaseException) -> Outcome:
     """Missing (the object does not exist), or not read and why, in a few words."""
-    from ..source import SourceError, first_line
+    from ..io.files import SourceError, first_line
 
     text = first_line(exc)
     code = getattr(exc, "code", None) or getattr(exc, "status", None)

@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .accumulate import Distribution, MediaSummary
-from .report import step_count
-from .results import SourceStats, Stats
+from ..counting.accumulate import Distribution, MediaSummary
+from ..job.document import step_count
+from ..job.results import SourceStats, Stats
 from .text import dataset_media, media_line, tokenizer_line, uncounted_text
-from .view import _iso, cost_view, drop_groups_view, package_version, readiness_view
+from .view import cost_view, drop_groups_view, iso_time, package_version, readiness_view
 
 VERSION = 1
 
@@ -91,7 +91,7 @@ def dataset_json(name: str, source: SourceStats, stats: Stats) -> dict[str, Any]
         "source": source.uri,
         "format": source.format,
         "generation": info.generation if info else None,
-        "modified": _iso(info.mtime) if info else None,
+        "modified": iso_time(info.mtime) if info else None,
         "size": info.size if info else None,
         "lines": r.lines,
         "kept": r.examples,
@@ -161,7 +161,7 @@ def dumps(doc: dict[str, Any]) -> bytes:
 def write_report_json(path: str, stats: Stats) -> None:
     """Write the run's report JSON to ``path`` (local, atomically, or any fsspec URL), as
     ``--html`` writes its page; OSError when the local folder does not exist."""
-    from .batch.records import write_bytes
+    from ..io.writing import write_bytes
     from .view import page_path_problem
 
     problem = page_path_problem(path)

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import textwrap
 
-from .accumulate import Distribution, DropGroup, MediaSummary, UncountedMedia, bucket_edges
-from .drops import KINDS
-from .formats.common import escape_hidden
-from .readiness import plural, verb
-from .report import step_count
-from .results import SourceStats, Stats
+from ..counting.accumulate import (
+    Distribution,
+    DropGroup,
+    MediaSummary,
+    UncountedMedia,
+    bucket_edges,
+)
+from ..formats.common import escape_hidden
+from ..formats.drops import KINDS
+from ..job.document import step_count
+from ..job.readiness import plural, verb
+from ..job.results import SourceStats, Stats
 
 BARS = " ▁▂▃▄▅▆▇█"
 ASCII_BARS = " .:-=+*#@"  # for a terminal whose encoding has no block characters
@@ -173,7 +179,7 @@ def tokenizer_line(stats: Stats) -> str:
 def models_table() -> str:
     """``tunestats models``: every known model, its generation, token limit, default tokenizer
     and whether Vertex tunes it now (SPEC §4, §8)."""
-    from .profiles import _PROFILES, DEFAULT_MODEL, LISTED_ON, generation_title, tunable_now
+    from ..config.profiles import _PROFILES, DEFAULT_MODEL, LISTED_ON, generation_title, tunable_now
 
     header = ("model", "generation", "token limit", "tokenizer", "tunable now")
     rows = [

@@ -9,15 +9,12 @@ Hands to every later stage: a :class:`Plan` (options, model profile, tokenizer a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .formats import FORMATS, TASKS
-from .media import MODES, Access, MediaStage, generation
-from .profiles import ModelProfile, get_profile
-from .source import MAX_LINE_BYTES
-from .tokenizers import MemoCounter, Tokenizer, TokenizerChoice, choose_tokenizer
+from ..formats import FORMATS, TASKS
+from ..io.lines import MAX_LINE_BYTES
+from ..media import MODES, Access
 
 # A file is split across processes only in shards of at least this size: below it, starting
 # the workers costs more than they save.
@@ -171,50 +168,6 @@ class Options:
         price = self.price_per_million
         if price is not None and not (isinstance(price, (int, float)) and 0 <= price < 1e9):
             raise ValueError(f"price_per_million must be a number of USD >= 0, not {price!r}")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Options resolved against the model table and the installed tokenizers."""
-
-    options: Options
-    profile: ModelProfile
-    choice: TokenizerChoice
-    counter: Tokenizer  # the chosen tokenizer, behind a memo unless options.memo is off
-    media: MediaStage  # SPEC §9 for this run's model: reads each media object once
-
-    @property
-    def distill(self) -> bool:
-        return self.options.task == "distillation"
-
-    @property
-    def limit(self) -> int:
-        return self.profile.max_tokens_per_example
-
-    @property
-    def processes(self) -> int:
-        """Processes for one source: ``--jobs``, else one when the tokenizer counts on
-        threads of its own (on 2 cores within 10% of two processes, with half the memory:
-        one copy of the model; README, "Performance"), else one per core."""
-        if self.options.jobs:
-            return self.options.jobs
-        return 1 if getattr(self.choice.tokenizer, "threaded", False) else os.cpu_count() or 1
-
-
-def plan(options: Options) -> Plan:
-    options.check()
-    profile = get_profile(options.model, options.max_tokens_per_example)
-    choice = choose_tokenizer(
-        options.tokenizer, options.tokenizer_model, profile.gemini_tokenizer, profile.name
-    )
-    counter = MemoCounter(choice.tokenizer) if options.memo else choice.tokenizer
-    media = MediaStage(
-        options.media,
-        generation(profile.family, profile.name),
-        options.media_access,
-        options.media_timeout,
-    )
-    return Plan(options, profile, choice, counter, media)
 
 
 def option_fields() -> list[Any]:

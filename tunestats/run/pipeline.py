@@ -17,24 +17,19 @@ from typing import Any
 
 import orjson
 
-from .accumulate import Accumulator, reason
-from .counting import accumulate_blocks
-from .drops import KINDS
-from .formats import detect_format, is_blank, record_format
-from .options import Options, Plan, plan
-from .outputs import Outputs
-from .parallel import run_shards, shard_ranges, warm_for_large_run
-from .progress import Progress, reporter
-from .results import SourceStats, Stats, make_stats
-from .source import (
-    TOO_LONG_LINE,
-    LineBlock,
-    SourceError,
-    SourceInfo,
-    read_blocks,
-    splittable_size,
-    stat_source,
-)
+from ..config.options import Options
+from ..config.plan import Plan, make_plan
+from ..counting.accumulate import Accumulator, reason
+from ..counting.blocks import accumulate_blocks
+from ..formats import detect_format, is_blank, record_format
+from ..formats.drops import KINDS
+from ..io.files import SourceError
+from ..io.lines import TOO_LONG_LINE, LineBlock, read_blocks
+from ..io.outputs import Outputs
+from ..io.sources import SourceInfo, splittable_size, stat_source
+from ..job.results import SourceStats, Stats, make_stats
+from ..present.progress import Progress, reporter
+from .pool import run_shards, shard_ranges, warm_for_large_run
 
 DETECT_LINES = 1000  # CHOICES.md: format detection looks at most this far
 # ... and holds at most this many bytes of lines for the replay (one block may go over).
@@ -60,20 +55,20 @@ def compute(
     Raises :class:`SourceError` when a source cannot be used
     at all, ``ValueError`` for bad options.
     """
-    run = plan(Options(**options))
+    plan = make_plan(Options(**options))
     outputs = Outputs(write_kept, write_dropped)
     outputs.check(source, validation)
     checked = None
     if validation is not None and outputs:  # a validation set that fails leaves no files
-        checked = run_source(validation, run, progress)
-    training = run_source(source, run, progress, outputs)
+        checked = run_source(validation, plan, progress)
+    training = run_source(source, plan, progress, outputs)
     if validation is not None and checked is None:
-        checked = run_source(validation, run, progress)
-    return make_stats(run, training, checked)
+        checked = run_source(validation, plan, progress)
+    return make_stats(plan, training, checked)
 
 
 def run_source(
-    uri: str, run: Plan, progress: Progress | None = None, outputs: Outputs | None = None
+    uri: str, plan: Plan, progress: Progress | None = None, outputs: Outputs | None = None
 ) -> SourceStats:
     """Read one whole source into an Accumulator, split across processes when it is large;
     write its kept and dropped lines to ``outputs`` (only when the whole source was read)."""
@@ -82,28 +77,28 @@ def run_source(
     size = splittable_size(info)
     if progress is not None:
         progress.begin(uri, size)
-    reader = read_blocks(uri, expect=expect, max_line_bytes=run.options.max_line_bytes)
+    reader = read_blocks(uri, expect=expect, max_line_bytes=plan.options.max_line_bytes)
     blocks: Iterator[LineBlock] = reader
-    fmt = run.options.format
+    fmt = plan.options.format
     detection = None
     if fmt is None:
-        detection, blocks = detect(reader, run.profile.format)
+        detection, blocks = detect(reader, plan.profile.format)
         fmt = detection.format
-    ranges = shard_ranges(size, run.processes, run.options.shard_bytes)
-    if size is not None and size >= run.options.shard_bytes:
-        warm_for_large_run(run)
+    ranges = shard_ranges(size, plan.processes, plan.options.shard_bytes)
+    if size is not None and size >= plan.options.shard_bytes:
+        warm_for_large_run(plan)
     if len(ranges) == 1:
         report = None if progress is None else reporter(progress.counts, 0)
         if not outputs:
-            acc, parsed = accumulate_blocks(blocks, fmt, run, report)
+            acc, parsed = accumulate_blocks(blocks, fmt, plan, report)
             return finish_source(uri, fmt, acc, parsed, info, detection)
         with outputs.sink() as sink:
-            acc, parsed = accumulate_blocks(blocks, fmt, run, report, sink)
+            acc, parsed = accumulate_blocks(blocks, fmt, plan, report, sink)
             # no files if the source fails
             return finish_source(uri, fmt, acc, parsed, info, detection)
     reader.close()
     check = lambda acc, parsed: finish_source(uri, fmt, acc, parsed, None, detection)  # noqa: E731
-    acc, parsed = run_shards(info, fmt, run, ranges, progress, outputs, check)
+    acc, parsed = run_shards(info, fmt, plan, ranges, progress, outputs, check)
     return finish_source(uri, fmt, acc, parsed, info, detection)
 
 

@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import combine
-from .accumulate import Accumulator
-from .counting import accumulate_blocks
-from .options import Plan
-from .outputs import Outputs, shard_sink
-from .progress import Progress, reporter, slots
-from .source import SourceInfo, read_blocks
+from ..config.plan import Plan
+from ..counting import combine
+from ..counting.accumulate import Accumulator
+from ..counting.blocks import accumulate_blocks
+from ..io.lines import read_blocks
+from ..io.outputs import Outputs, shard_sink
+from ..io.sources import SourceInfo
+from ..present.progress import Progress, reporter, slots
 
 
 def shard_ranges(size: int | None, jobs: int, min_bytes: int) -> list[tuple[int, int | None]]:
@@ -40,7 +41,7 @@ def shard_ranges(size: int | None, jobs: int, min_bytes: int) -> list[tuple[int,
 def run_range(
     info: SourceInfo,
     fmt: str,
-    run: Plan,
+    plan: Plan,
     start: int,
     end: int | None,
     report: Callable[..., None] | None = None,
@@ -53,18 +54,18 @@ def run_range(
     lines are written there.
     """
     blocks = read_blocks(
-        info.uri, start=start, end=end, expect=info, max_line_bytes=run.options.max_line_bytes
+        info.uri, start=start, end=end, expect=info, max_line_bytes=plan.options.max_line_bytes
     )
     if parts is None:
-        return accumulate_blocks(blocks, fmt, run, report)
+        return accumulate_blocks(blocks, fmt, plan, report)
     with shard_sink(parts) as sink:
-        return accumulate_blocks(blocks, fmt, run, report, sink)
+        return accumulate_blocks(blocks, fmt, plan, report, sink)
 
 
 def _range_in_worker(
     info: SourceInfo,
     fmt: str,
-    run: Plan,
+    plan: Plan,
     start: int,
     end: int | None,
     slot: int,
@@ -73,7 +74,7 @@ def _range_in_worker(
     """A range counted by a pool worker, reporting to the counters it inherited."""
     counts = _worker_progress
     report = None if counts is None else reporter(counts, slot)
-    return run_range(info, fmt, run, start, end, report, parts)
+    return run_range(info, fmt, plan, start, end, report, parts)
 
 
 # A worker process's view of the progress counters, inherited when the pool forks it.
@@ -117,11 +118,11 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def warm_for_large_run(run: Plan) -> None:
+def warm_for_large_run(plan: Plan) -> None:
     """Load the tokenizer's engine for large runs now: before a pool forks (so that the
     workers share it instead of each loading it: kitoken takes 0.6 s), or before a large
     source, which would switch to it anyway."""
-    warm = getattr(run.choice.tokenizer, "warm", None)
+    warm = getattr(plan.choice.tokenizer, "warm", None)
     if warm is not None:
         warm()
 
@@ -129,7 +130,7 @@ def warm_for_large_run(run: Plan) -> None:
 def run_shards(
     info: SourceInfo,
     fmt: str,
-    run: Plan,
+    plan: Plan,
     ranges: list[tuple[int, int | None]],
     progress: Progress | None,
     outputs: Outputs | None = None,
@@ -138,9 +139,9 @@ def run_shards(
     """The whole source from its ranges; with ``outputs``, its kept and dropped lines are
     written once the whole passes ``check`` (which raises when the source cannot be used)."""
     if not outputs:
-        return combine.in_order(_run_shards(info, fmt, run, ranges, progress, None))
+        return combine.in_order(_run_shards(info, fmt, plan, ranges, progress, None))
     with outputs.parts(len(ranges)) as parts:
-        shards = _run_shards(info, fmt, run, ranges, progress, parts)
+        shards = _run_shards(info, fmt, plan, ranges, progress, parts)
         # Shard k's lines were numbered from 1: they follow the lines of the shards before.
         before = [0]
         for acc, _ in shards[:-1]:
@@ -155,7 +156,7 @@ def run_shards(
 def _run_shards(
     info: SourceInfo,
     fmt: str,
-    run: Plan,
+    plan: Plan,
     ranges: list[tuple[int, int | None]],
     progress: Progress | None,
     parts: list[tuple[str | None, str | None]] | None,
@@ -170,10 +171,10 @@ def _run_shards(
     parent = os.getpid()
     with context.Pool(len(ranges) - 1, initializer=_init_worker, initargs=(counts, parent)) as pool:
         pending = [
-            pool.apply_async(_range_in_worker, (info, fmt, run, a, b, k, part[k]))
+            pool.apply_async(_range_in_worker, (info, fmt, plan, a, b, k, part[k]))
             for k, (a, b) in enumerate(ranges)
             if k > 0
         ]
         report = None if counts is None else reporter(counts, 0)
-        first = run_range(info, fmt, run, *ranges[0], report, part[0])
+        first = run_range(info, fmt, plan, *ranges[0], report, part[0])
         return [first] + [result.get() for result in pending]

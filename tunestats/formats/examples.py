@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .formats import Example, MediaPart
+from . import Example, MediaPart
 
 
 @dataclass

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import report
-from .accumulate import Accumulator, DatasetResult
+from ..config.plan import Plan
+from ..counting.accumulate import Accumulator, DatasetResult
+from ..io.sources import SourceInfo
+from . import document as report
 from .cost import Cost, estimate
-from .options import Plan
 from .readiness import Readiness, check_job
-from .source import SourceInfo
 
 
 @dataclass
@@ -92,29 +92,29 @@ class Stats:
         return report.dumps(self.to_dict(validation), indent)
 
 
-def make_stats(run: Plan, training: SourceStats, validation: SourceStats | None = None) -> Stats:
+def make_stats(plan: Plan, training: SourceStats, validation: SourceStats | None = None) -> Stats:
     """Wrap the statistics of the sources with what the run was told and found."""
     return Stats(
         training=training,
         validation=validation,
-        task=run.options.task,
-        model=run.profile.name,
-        tokenizer=run.choice.tokenizer.name,
-        exact=run.choice.exact,
-        notes=[run.choice.note] if run.choice.note else [],
-        epochs=run.options.epochs,
-        batch_size=run.options.batch_size,
+        task=plan.options.task,
+        model=plan.profile.name,
+        tokenizer=plan.choice.tokenizer.name,
+        exact=plan.choice.exact,
+        notes=[plan.choice.note] if plan.choice.note else [],
+        epochs=plan.options.epochs,
+        batch_size=plan.options.batch_size,
         readiness=check_job(
-            run.profile,
+            plan.profile,
             training.result,
             training.format,
             validation.result if validation else None,
             validation.format if validation else None,
         ),
         cost=estimate(
-            run.profile.name,
+            plan.profile.name,
             training.result.billable_tokens,
-            run.options.epochs,
-            run.options.price_per_million,
+            plan.options.epochs,
+            plan.options.price_per_million,
         ),
     )

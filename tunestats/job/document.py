@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-from .accumulate import DatasetResult, Distribution
+from ..counting.accumulate import DatasetResult, Distribution
 
 
 def _int64(value: int) -> str:

@@ -500,7 +500,8 @@ class MemoCounter:
 
 def _read_bytes(uri: str) -> bytes:
     # Through the source's opener: gs:// with the same credentials and endpoint as datasets.
-    from .source import SourceError, open_binary
+    from ..io.files import SourceError
+    from ..io.sources import open_binary
 
     try:
         with open_binary(uri) as f:

@@ -16,13 +16,13 @@ import datetime
 import os
 from typing import Any
 
-from .accumulate import DatasetResult, Distribution
-from .cost import Cost
-from .cost import _usd as usd  # the sentence's own rounding
-from .drops import KINDS
-from .readiness import Readiness
-from .report import step_count
-from .results import SourceStats, Stats
+from ..counting.accumulate import DatasetResult, Distribution
+from ..formats.drops import KINDS
+from ..job.cost import Cost
+from ..job.cost import _usd as usd  # the sentence's own rounding
+from ..job.document import step_count
+from ..job.readiness import Readiness
+from ..job.results import SourceStats, Stats
 from .text import dataset_media, media_line, tokenizer_line
 
 _DISTRIBUTIONS = (
@@ -32,11 +32,11 @@ _DISTRIBUTIONS = (
 )
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _iso(mtime: float | None) -> str | None:
+def iso_time(mtime: float | None) -> str | None:
     if mtime is None:
         return None
     moment = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc)
@@ -164,7 +164,7 @@ def cost_view(cost: Cost | None) -> dict[str, Any] | None:
     }
 
 
-def _page(
+def page_of(
     source: dict[str, Any],
     tokenizer: dict[str, Any],
     readiness: dict[str, Any],
@@ -174,7 +174,7 @@ def _page(
     uri = source["uri"]
     return {
         "title": os.path.basename(uri.rstrip("/")) or uri,
-        "generated": _now(),
+        "generated": now_iso(),
         "version": package_version(),
         "source": source,
         "tokenizer": tokenizer,
@@ -195,7 +195,7 @@ def page_model(stats: Stats) -> dict[str, Any]:
     source = {
         "uri": training.uri,
         "generation": info.generation if info else None,
-        "mtime": _iso(info.mtime) if info else None,
+        "mtime": iso_time(info.mtime) if info else None,
         "size": info.size if info else None,
         "format": training.format,
         "task": stats.task,
@@ -208,14 +208,14 @@ def page_model(stats: Stats) -> dict[str, Any]:
         "media": media_line(stats),
     }
     readiness = readiness_view(stats.readiness)
-    return _page(source, tokenizer, readiness, cost_view(stats.cost), datasets)
+    return page_of(source, tokenizer, readiness, cost_view(stats.cost), datasets)
 
 
 def page_path_problem(path: str) -> str | None:
     """Why the page cannot be written at ``path``, or None. A local page goes into a folder
     that exists (as ``--write-kept`` does): a mistyped folder is said, not created. fsspec URLs
     have no folders to check."""
-    from . import uris
+    from ..io import uris
 
     if not uris.is_local(path):
         return None
@@ -233,7 +233,7 @@ def page_path_problem(path: str) -> str | None:
 def write_page(path: str, stats: Stats) -> None:
     """Write the run's HTML page to ``path`` (local or any fsspec URL); OSError when
     :func:`page_path_problem` finds one."""
-    from .batch.records import write_bytes
+    from ..io.writing import write_bytes
     from .html import render_page
 
     problem = page_path_problem(path)
@@ -256,95 +256,3 @@ def record_views(stats: Stats) -> dict[str, Any]:
         # The dataset as its page shows it (dropGroups included): a batch page needs only this.
         "page": dataset_view("training", stats.training, stats),
     }
-
-
-def record_page_model(record: dict[str, Any]) -> dict[str, Any]:
-    """The page of one dataset of a batch, from its record alone."""
-    source = {
-        "uri": record["uri"],
-        "generation": record.get("generation"),
-        "mtime": _iso(record.get("mtime")),
-        "size": record.get("size"),
-        "format": record["format"],
-        "task": record["task"],
-        "model": record["model"],
-    }
-    tokenizer = {
-        "name": record["tokenizer"],
-        "exact": record["exactTokenCounts"],
-        "line": record.get("tokenizerLine", record["tokenizer"]),
-        "media": record.get("mediaLine"),
-    }
-    return _page(source, tokenizer, record["readiness"], record["cost"], [record["page"]])
-
-
-def index_model(rows: list[tuple[Any, dict[str, Any] | None, str | None]]) -> dict[str, Any]:
-    """The index of a batch: one row per dataset, from its summary row, its record (None when
-    it failed) and the relative link to its page (None when it has none)."""
-    out = []
-    for row, record, page in rows:
-        readiness = (record or {}).get("readiness") or {}
-        cost = (record or {}).get("cost") or {}
-        out.append(
-            {
-                "uri": row.uri,
-                "status": row.status,
-                "format": row.format,
-                "tokenizer": row.tokenizer,
-                "exact": row.exact,
-                "examples": row.examples,
-                "dropped": row.dropped,
-                "billableTokens": row.billable_tokens,
-                "inputP95": row.input_p95,
-                "outputP95": row.output_p95,
-                "ready": row.ready,
-                "rejections": list(readiness.get("rejections", [])),
-                "cost": cost.get("text"),
-                "costHeadline": cost.get("headline"),
-                "page": page,
-                "error": row.error,
-            }
-        )
-    version = package_version()
-    return {
-        "title": "tunestats batch",
-        "generated": _now(),
-        "version": version,
-        "prefix": common_folder([row["uri"] for row in out]),
-        "rows": out,
-    }
-
-
-def common_folder(uris: list[str]) -> str:
-    """The folder every URI is in (``gs://b/tuning/``), which the index names once and leaves
-    out of each row; "" when there are fewer than two, or they share only a scheme or the
-    root."""
-    if len(uris) < 2:
-        return ""
-    prefix = os.path.commonprefix(uris)
-    folder = prefix[: prefix.rfind("/") + 1]
-    if folder in ("", "/") or folder.endswith("://"):
-        return ""
-    return folder
-
-
-def write_batch_html(folder: str, rows: list[Any]) -> str:
-    """Write ``folder/index.html`` and a page per counted dataset (from its record, under
-    ``folder/pages/``, named as the records are); return the index's path."""
-    import json
-
-    from .batch.records import RECORD_SUFFIX, join_path, read_bytes, record_path, write_bytes
-    from .html import render_index, render_page
-
-    entries: list[tuple[Any, dict[str, Any] | None, str | None]] = []
-    for row in rows:
-        record = json.loads(read_bytes(row.record)) if row.record is not None else None
-        if record is None or "page" not in record:  # failed, or made before pages existed
-            entries.append((row, record, None))
-            continue
-        relative = record_path("pages", row.uri).removesuffix(RECORD_SUFFIX) + ".html"
-        write_bytes(join_path(folder, relative), render_page(record_page_model(record)).encode())
-        entries.append((row, record, relative))
-    index = join_path(folder, "index.html")
-    write_bytes(index, render_index(index_model(entries)).encode())
-    return index

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .accumulate import DatasetResult
-from .profiles import ModelProfile
+from ..config.profiles import ModelProfile
+from ..counting.accumulate import DatasetResult
 
 REJECT = "Vertex would reject this job: "
 # SPEC §8: the docs write "1GB"; we read it as 10^9 bytes, the smaller reading (CHOICES.md).

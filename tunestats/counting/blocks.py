@@ -16,17 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config.plan import Plan
+from ..formats import Drop, Example, is_blank, parse_example
+from ..formats import sample_contents as _sample_contents
+from ..formats.blocks import arrow_batch
+from ..formats.common import escape_hidden
+from ..formats.examples import ExampleBatch, concat, from_examples
+from ..io.lines import TOO_LONG_LINE, LineBlock, LongLine
+from ..io.outputs import LineSink
+from ..media import MediaResult
+from ..tokenizers import Tokenizer
 from .accumulate import Accumulator
-from .examples import ExampleBatch, concat, from_examples
-from .formats import Drop, Example, is_blank, parse_example
-from .formats import sample_contents as _sample_contents
-from .formats.blocks import arrow_batch
-from .formats.common import escape_hidden
-from .media import MediaResult
-from .options import Plan
-from .outputs import LineSink
-from .source import TOO_LONG_LINE, LineBlock, LongLine
-from .tokenizers import Tokenizer
 
 TOO_LONG = "too-long"  # the drop code of the "too long" rule (tunestats.drops.KINDS)
 # Blocks with fewer non-blank lines go through the per-line path: Arrow's set-up costs more.
@@ -36,7 +36,7 @@ ARROW_MIN_LINES = 64
 def accumulate_blocks(
     blocks: Iterable[LineBlock],
     fmt: str,
-    run: Plan,
+    plan: Plan,
     report: Callable[..., None] | None = None,
     sink: LineSink | None = None,
 ) -> tuple[Accumulator, int]:
@@ -58,7 +58,7 @@ def accumulate_blocks(
 
     def finish(block: ParsedBlock, counted: Future, nbytes: int) -> None:
         seen = acc.examples + acc.dropped
-        kept, too_long = finish_block(block, counted.result(), fmt, run, acc)
+        kept, too_long = finish_block(block, counted.result(), fmt, plan, acc)
         if sink is not None:
             sink.block(block.numbers, block.raws, kept, block.drops + too_long)
         if report is not None:
@@ -67,9 +67,9 @@ def accumulate_blocks(
 
     with ThreadPoolExecutor(1, thread_name_prefix="tunestats-count") as counting:
         for block in blocks:
-            prepared = parse_block(block, fmt, run, acc)
+            prepared = parse_block(block, fmt, plan, acc)
             parsed += prepared.parsed
-            counted = counting.submit(count_block, prepared, run)
+            counted = counting.submit(count_block, prepared, plan)
             if pending is not None:
                 finish(*pending)
             pending = (prepared, counted, block.nbytes)
@@ -93,14 +93,14 @@ class ParsedBlock:
         return self.raws[self.numbers.index(line)]
 
 
-def process_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> int:
+def process_block(block: LineBlock, fmt: str, plan: Plan, acc: Accumulator) -> int:
     """Parse, validate, count and accumulate one block; return how many lines were JSON."""
-    prepared = parse_block(block, fmt, run, acc)
-    finish_block(prepared, count_block(prepared, run), fmt, run, acc)
+    prepared = parse_block(block, fmt, plan, acc)
+    finish_block(prepared, count_block(prepared, plan), fmt, plan, acc)
     return prepared.parsed
 
 
-def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> ParsedBlock:
+def parse_block(block: LineBlock, fmt: str, plan: Plan, acc: Accumulator) -> ParsedBlock:
     """Parse and validate one block: blank and invalid lines go to ``acc`` now, the valid
     examples come back to be counted."""
     numbers: list[int] = []
@@ -118,8 +118,8 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
         return ParsedBlock(from_examples([]), numbers, raws, 0, [])
     line_numbers = np.asarray(numbers, dtype=np.int64)
     fast = None
-    if run.options.arrow and len(raws) >= ARROW_MIN_LINES:
-        fast = arrow_batch(raws, line_numbers, fmt, run.distill)
+    if plan.options.arrow and len(raws) >= ARROW_MIN_LINES:
+        fast = arrow_batch(raws, line_numbers, fmt, plan.distill)
     if fast is None:
         fast_batch, redo = None, range(len(raws))
     else:
@@ -132,7 +132,7 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
         if isinstance(raw, LongLine):  # never read whole: dropped for its length
             outcome: Example | Drop = Drop(raw.problem, False, TOO_LONG_LINE)
         else:
-            outcome = parse_example(raw, numbers[i], fmt, run.distill)
+            outcome = parse_example(raw, numbers[i], fmt, plan.distill)
         if isinstance(outcome, Drop):
             acc.add_dropped(numbers[i], outcome.problem, outcome.code, outcome.path)
             drops.append((numbers[i], outcome.problem, outcome.code))
@@ -149,19 +149,19 @@ def parse_block(block: LineBlock, fmt: str, run: Plan, acc: Accumulator) -> Pars
         acc.see_resolution(example.resolution, example.line)
         for notice in example.notices:
             acc.see_notice(notice, example.line)
-    run.media.prefetch(batch.media)  # reads start now, while the block waits to be counted
+    plan.media.prefetch(batch.media)  # reads start now, while the block waits to be counted
     return ParsedBlock(batch, numbers, raws, parsed, drops)
 
 
 Counted = tuple[np.ndarray, np.ndarray, np.ndarray, MediaResult]
 
 
-def count_block(block: ParsedBlock, run: Plan) -> Counted:
+def count_block(block: ParsedBlock, plan: Plan) -> Counted:
     """Per-example input (media included) and output tokens of a parsed block, the tokens
     of each example's longest output text, and what the media stage found."""
-    inputs, outputs, longest = token_totals(block.batch, run.counter)
+    inputs, outputs, longest = token_totals(block.batch, plan.counter)
     batch = block.batch
-    media = run.media.evaluate(batch.media, batch.media_owner, len(batch))
+    media = plan.media.evaluate(batch.media, batch.media_owner, len(batch))
     return inputs + media.tokens, outputs, longest, media
 
 
@@ -169,7 +169,7 @@ def finish_block(
     block: ParsedBlock,
     counted: Counted,
     fmt: str,
-    run: Plan,
+    plan: Plan,
     acc: Accumulator,
 ) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
     """Apply the too-long rule to a counted block and accumulate the kept examples; return
@@ -186,10 +186,10 @@ def finish_block(
         acc.add_dropped(line, problem, code, path)
         drops.append((line, problem, code))
         media_dropped[i] = True
-    too_long = (inputs + outputs > run.limit) & ~media_dropped
+    too_long = (inputs + outputs > plan.limit) & ~media_dropped
     for i in np.flatnonzero(too_long).tolist():
         line = int(batch.lines[i])
-        problem = _too_long(int(inputs[i]), int(outputs[i]), run)
+        problem = _too_long(int(inputs[i]), int(outputs[i]), plan)
         acc.add_dropped(line, problem, TOO_LONG)
         drops.append((line, problem, TOO_LONG))
     drops.sort()
@@ -212,7 +212,7 @@ def finish_block(
     for line in batch.lines[keep].tolist():  # lines increase: stop at the first not wanted
         if not acc.wants_sample(line):
             break
-        example = parse_example(block.raw_of(line), line, fmt, run.distill)
+        example = parse_example(block.raw_of(line), line, fmt, plan.distill)
         assert isinstance(example, Example)  # it was kept once already
         acc.add_sample(line, _sample_contents(example, fmt))
     return batch.lines[keep], drops
@@ -236,12 +236,12 @@ def token_totals(batch: ExampleBatch, tokenizer: Tokenizer) -> Counted:
     return inputs.astype(np.int64), outputs.astype(np.int64), longest
 
 
-def _too_long(inputs: int, outputs: int, run: Plan) -> str:
-    if run.options.max_tokens_per_example is not None:
-        limit = f"the limit (--max-tokens-per-example) is {run.limit:,}"
+def _too_long(inputs: int, outputs: int, plan: Plan) -> str:
+    if plan.options.max_tokens_per_example is not None:
+        limit = f"the limit (--max-tokens-per-example) is {plan.limit:,}"
     else:
-        limit = f"the limit for {run.profile.name} is {run.limit:,}"
+        limit = f"the limit for {plan.profile.name} is {plan.limit:,}"
     return (
         f"example has {inputs + outputs:,} tokens ({inputs:,} input + {outputs:,} output, "
-        f"{run.choice.tokenizer.name}); {limit}"
+        f"{plan.choice.tokenizer.name}); {limit}"
     )

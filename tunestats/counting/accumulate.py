@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .drops import path_pattern
+from ..formats.drops import path_pattern
 
 MAX_DROPPED_LISTED = 1000  # SPEC §4
 MAX_SAMPLES = 3  # SPEC §5
