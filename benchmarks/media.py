@@ -124,7 +124,8 @@ def _run(n: int) -> int:
     import gcsfs
 
     import tunestats
-    from tunestats.media.measure import HEAD_BYTES, measure
+    from tunestats.media.kinds import HEAD_BYTES
+    from tunestats.media.measure import measure
 
     fs = gcsfs.GCSFileSystem(token="anon", skip_instance_cache=True)
     objects = _objects(n)

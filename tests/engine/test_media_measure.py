@@ -14,7 +14,8 @@ from fractions import Fraction
 import pytest
 
 from tests.support import media
-from tunestats.media.measure import HEAD_BYTES, KINDS, Measurement, measure, sniff
+from tunestats.media.kinds import HEAD_BYTES, KINDS, sniff
+from tunestats.media.measure import Measurement, measure
 
 
 def measured(data: bytes) -> Measurement:

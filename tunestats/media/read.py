@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..io import uris
-from .measure import HEAD_BYTES, Measurement, measure
+from .kinds import HEAD_BYTES
+from .measure import Measurement, measure
 
 THREADS = 32  # objects read at once: enough to hide a remote store's latency (benchmarks/media.py)
 TIMEOUT_SECONDS = 60.0  # one object's reading, from its start (--media-timeout; CHOICES.md)
