@@ -32,64 +32,53 @@ from .config.options import Options
 from .config.plan import make_plan
 from .counting import combine
 from .counting.accumulate import Accumulator
+from .counting.ranges import Failure, count_range
 from .io import uris
 from .io.files import join_path, read_bytes
-from .io.sources import SourceInfo, splittable_size, stat_source
+from .io.sources import Range, SourceInfo, split, stat_source
 from .io.writing import write_bytes
 
 Record = dict[str, Any]
-_FAILED = "failed"  # the tag of the error records of datasets that never got to counting
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 # --- what travels between the steps --------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Range:
-    """One byte range of one dataset: what one worker counts."""
-
-    info: SourceInfo
-    fmt: str
-    index: int  # position among the dataset's ranges, in file order
-    count: int  # how many ranges the dataset has
-    start: int
-    end: int | None
+# A step's work for one dataset: a byte range to count in a format, or why there is none.
+Task = tuple[Range, str] | Failure
 
 
 @dataclass
 class Shard:
-    """A counted range: its accumulator (lines numbered from 1) and JSON lines, or its error."""
+    """A counted range: its accumulator (lines numbered from 1), or why it failed."""
 
     info: SourceInfo
     fmt: str
     index: int
     count: int
     acc: Accumulator | None = None
-    parsed: int = 0
-    error: Record | None = None
+    failure: Failure | None = None
 
 
 @dataclass
 class Merging:
-    """:class:`ShardCombineFn`'s accumulator: contiguous segments in file order, or an error."""
+    """:class:`ShardCombineFn`'s accumulator: contiguous segments in file order, or a failure."""
 
     info: SourceInfo | None = None
     fmt: str | None = None
     count: int = 0
     combined: combine.Combined = field(default_factory=combine.create)
-    error: tuple[int, Record] | None = None  # (range index, error record): the lowest index
+    failure: tuple[int, Failure] | None = None  # (range index, failure): the lowest index
 
 
 @dataclass
 class Whole:
-    """A whole dataset: its merged accumulator, or the error record of a range that failed."""
+    """A whole dataset: its merged accumulator, or the failure of a range."""
 
     info: SourceInfo
     fmt: str
     acc: Accumulator | None
-    parsed: int
-    error: Record | None = None
+    failure: Failure | None = None
 
 
 # --- merging ranges in file order ----------------------------------------------------------
@@ -98,9 +87,9 @@ class Whole:
 class ShardCombineFn(beam.CombineFn):
     """Merge the shards of one dataset into the whole, in any order and grouping.
 
-    The shard protocol of :mod:`tunestats.combine` (create, add, merge, extract), the one that
-    ``stats --jobs`` and the local batch drive too, plus the dataset's description and the
-    error of its lowest failed range.
+    The shard protocol of :mod:`tunestats.counting.combine` (create, add, merge, extract), the
+    one that ``stats --jobs`` and the local batch drive too, plus the dataset's description and
+    the failure of its lowest failed range.
     """
 
     def create_accumulator(self) -> Merging:
@@ -108,12 +97,11 @@ class ShardCombineFn(beam.CombineFn):
 
     def add_input(self, merging: Merging, shard: Shard) -> Merging:
         _describe(merging, shard.info, shard.fmt, shard.count)
-        if shard.error is not None:
-            _fail(merging, shard.index, shard.error)
-        elif shard.acc is not None and merging.error is None:
+        if shard.failure is not None:
+            _fail(merging, shard.index, shard.failure)
+        elif shard.acc is not None and merging.failure is None:
             # Joining shifts and merges in place, and an input is not ours to change.
-            acc = copy.deepcopy(shard.acc)
-            combine.add(merging.combined, shard.index, acc, shard.parsed)
+            combine.add(merging.combined, shard.index, copy.deepcopy(shard.acc))
         return merging
 
     def merge_accumulators(self, accumulators: Iterable[Merging]) -> Merging:
@@ -122,22 +110,22 @@ class ShardCombineFn(beam.CombineFn):
         for other in others:  # only the first accumulator may be changed
             if other.info is not None:
                 _describe(merged, other.info, other.fmt or "", other.count)
-            if other.error is not None:
-                _fail(merged, *other.error)
-            if merged.error is None:
+            if other.failure is not None:
+                _fail(merged, *other.failure)
+            if merged.failure is None:
                 combine.merge(merged.combined, copy.deepcopy(other.combined))
         return merged
 
     def extract_output(self, merging: Merging) -> Whole:
         if merging.info is None or merging.fmt is None:
             raise ValueError("no shard to merge")
-        if merging.error is not None:
-            return Whole(merging.info, merging.fmt, None, 0, merging.error[1])
+        if merging.failure is not None:
+            return Whole(merging.info, merging.fmt, None, merging.failure[1])
         try:
-            acc, parsed = combine.extract(merging.combined, merging.count)
+            acc = combine.extract(merging.combined, merging.count)
         except RuntimeError as exc:
             raise RuntimeError(f"{merging.info.uri}: {exc}") from None
-        return Whole(merging.info, merging.fmt, acc, parsed)
+        return Whole(merging.info, merging.fmt, acc)
 
 
 def _describe(merging: Merging, info: SourceInfo, fmt: str, count: int) -> None:
@@ -145,21 +133,14 @@ def _describe(merging: Merging, info: SourceInfo, fmt: str, count: int) -> None:
         merging.info, merging.fmt, merging.count = info, fmt, count
 
 
-def _fail(merging: Merging, index: int, record: Record) -> None:
-    # The lowest range's error, so that the record does not depend on the order of arrival.
-    if merging.error is None or index < merging.error[0]:
-        merging.error = (index, record)
+def _fail(merging: Merging, index: int, failure: Failure) -> None:
+    # The lowest range's failure, so that the record does not depend on the order of arrival.
+    if merging.failure is None or index < merging.failure[0]:
+        merging.failure = (index, failure)
     merging.combined = combine.create()  # the counts of a failed dataset are never used
 
 
 # --- the steps -------------------------------------------------------------------------------
-
-
-def dataset_ranges(info: SourceInfo, shard_bytes: int) -> list[tuple[int, int | None]]:
-    """Byte ranges of about ``shard_bytes`` or more; one for a small or compressed dataset."""
-    # As many jobs as ranges of shard_bytes fit: the size alone decides, not the cores here.
-    jobs = max(1, (splittable_size(info) or 0) // shard_bytes)
-    return batch.split_ranges(info, jobs, shard_bytes)
 
 
 def _uri_keyed(item: Any) -> tuple[str, Any]:
@@ -183,49 +164,53 @@ class _WithPlan(beam.DoFn):
 
 
 class _PlanRanges(_WithPlan):
-    """Stat a dataset, detect its format and cut it into ranges; an error becomes its record."""
+    """Stat a dataset, detect its format and cut it into ranges; or say why it cannot be.
+
+    Failures travel in the main output, keyed like the ranges, so that no runner needs tagged
+    outputs (the DaskRunner mixes them into the main output)."""
 
     def __init__(self, options: dict[str, Any], shard_bytes: int) -> None:
         super().__init__(options)
         self.shard_bytes = shard_bytes
 
-    def process(self, item: Any) -> Iterator[Any]:
+    def process(self, item: Any) -> Iterator[tuple[str, Task]]:
         info = item if isinstance(item, SourceInfo) else SourceInfo(item, None)
         try:
             info = stat_source(info.uri)  # as tunestats batch: count the dataset as it is now
             fmt = batch.detect(info, self.plan)
-            ranges = dataset_ranges(info, self.shard_bytes)
+            ranges = split(info, self.shard_bytes)
         except Exception as exc:
-            yield beam.pvalue.TaggedOutput(_FAILED, (info.uri, batch.error_record(info, exc)))
+            yield info.uri, Failure.of(info, exc)
             return
         # Yielded outside the try: an error downstream must not pass for this dataset's.
-        for k, (start, end) in enumerate(ranges):
-            yield info.uri, Range(info, fmt, k, len(ranges), start, end)
+        for rng in ranges:
+            yield info.uri, (rng, fmt)
 
 
 class _CountRange(_WithPlan):
-    def process(self, element: tuple[str, Range]) -> Iterator[tuple[str, Shard]]:
-        uri, r = element
+    def process(self, element: tuple[str, Task]) -> Iterator[tuple[str, Shard]]:
+        uri, task = element
+        if isinstance(task, Failure):
+            yield uri, Shard(task.info, "", 0, 1, failure=task)
+            return
+        rng, fmt = task
         try:
-            acc, parsed = batch.count_range(r.info, r.fmt, self.plan, r.start, r.end)
-            shard = Shard(r.info, r.fmt, r.index, r.count, acc, parsed)
+            shard = Shard(rng.info, fmt, rng.index, rng.count, count_range(rng, fmt, self.plan))
         except Exception as exc:
-            shard = Shard(r.info, r.fmt, r.index, r.count, error=batch.error_record(r.info, exc))
+            shard = Shard(rng.info, fmt, rng.index, rng.count, failure=Failure.of(rng.info, exc))
         yield uri, shard
 
 
 class _MakeRecord(_WithPlan):
     def process(self, element: tuple[str, Whole]) -> Iterator[tuple[str, Record]]:
         uri, counted = element
-        if counted.error is not None:
-            record = counted.error
+        if counted.failure is not None:
+            record = batch.error_record(counted.failure)
         else:
             try:
-                record = batch.make_record(
-                    counted.info, self.plan, counted.fmt, counted.acc, counted.parsed
-                )
+                record = batch.make_record(counted.info, self.plan, counted.fmt, counted.acc)
             except Exception as exc:
-                record = batch.error_record(counted.info, exc)
+                record = batch.error_record(Failure.of(counted.info, exc))
         yield uri, record
 
 
@@ -247,24 +232,17 @@ class ComputeStats(beam.PTransform):
         self.shard_bytes = shard_bytes
 
     def expand(self, datasets: beam.PCollection) -> beam.PCollection:
-        planned = (
+        return (
             datasets
             | "ByUri" >> beam.Map(_uri_keyed)
             | "GroupByUri" >> beam.GroupByKey()
             | "Once" >> beam.MapTuple(_one_of)
-            | "Plan"
-            >> beam.ParDo(_PlanRanges(self.stat_options, self.shard_bytes)).with_outputs(
-                _FAILED, main="ranges"
-            )
-        )
-        counted = (
-            planned.ranges
+            | "Plan" >> beam.ParDo(_PlanRanges(self.stat_options, self.shard_bytes))
             | "Spread" >> beam.Reshuffle()  # the ranges of one file go to many workers
             | "Count" >> beam.ParDo(_CountRange(self.stat_options))
             | "Merge" >> beam.CombinePerKey(ShardCombineFn())
             | "Record" >> beam.ParDo(_MakeRecord(self.stat_options))
         )
-        return (counted, planned[_FAILED]) | "All" >> beam.Flatten()
 
 
 # --- the command: tunestats batch on a Beam runner -----------------------------------------

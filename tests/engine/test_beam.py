@@ -22,6 +22,7 @@ import apache_beam as beam  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import tunestats.beam as beam_module  # noqa: E402
 from tests.conftest import CORPUS, write_jsonl  # noqa: E402
 from tunestats import batch  # noqa: E402
 from tunestats.beam import (  # noqa: E402
@@ -29,15 +30,17 @@ from tunestats.beam import (  # noqa: E402
     ComputeStats,
     Shard,
     ShardCombineFn,
-    dataset_ranges,
     main,
     split_args,
 )
 from tunestats.config.options import Options  # noqa: E402
 from tunestats.config.plan import make_plan  # noqa: E402
+from tunestats.counting import ranges as counting_ranges  # noqa: E402
 from tunestats.counting.combine import in_order as merge_shards  # noqa: E402
+from tunestats.counting.ranges import Failure  # noqa: E402
+from tunestats.io import sources  # noqa: E402
 from tunestats.io.files import SourceError  # noqa: E402
-from tunestats.io.sources import SourceInfo, stat_source  # noqa: E402
+from tunestats.io.sources import Range, SourceInfo, stat_source  # noqa: E402
 
 CORPUS_FILES = sorted(CORPUS.glob("*/*.jsonl"))
 TOKENIZER = "cl100k_base"
@@ -75,7 +78,7 @@ def expected(uri: str, run) -> dict:
     try:
         info = stat_source(uri)
     except SourceError as exc:
-        return batch.error_record(SourceInfo(uri, None), exc)
+        return batch.error_record(Failure.of(SourceInfo(uri, None), exc))
     return batch.count_whole(info, run)
 
 
@@ -115,8 +118,8 @@ def test_gs_datasets_equal_batch(bucket, tmp_path, run):
     assert sorted(i.uri for i in listed) == sorted(uris)
     items = [*listed, packed, split]
     records = compute(items, tmp_path / "out", tokenizer=TOKENIZER, shard_bytes=4096)
-    assert len(dataset_ranges(stat_source(split), 4096)) > 3
-    assert dataset_ranges(stat_source(packed), 4096) == [(0, None)]
+    assert len(sources.split(stat_source(split), 4096)) > 3
+    assert [(r.start, r.end) for r in sources.split(stat_source(packed), 4096)] == [(0, None)]
     for uri in [*uris, packed, split]:
         assert records[uri] == expected(uri, run), uri
         assert records[uri]["generation"] == bucket.generation(uri.split("/", 3)[3])
@@ -127,7 +130,7 @@ def test_split_datasets_equal_unsplit(tmp_path, run):
     rows, dropped = _dataset_with_drops(600)
     drops = str(write_jsonl(tmp_path / "drops.jsonl", rows))
     big = str(CORPUS / "openai" / "drone_tools_cookbook.jsonl")
-    assert len(dataset_ranges(stat_source(drops), 2048)) > 10
+    assert len(sources.split(stat_source(drops), 2048)) > 10
     records = compute(
         [drops, big],
         tmp_path / "out",
@@ -174,17 +177,18 @@ def test_one_failed_range_fails_its_dataset(tmp_path, monkeypatch):
     rows, _ = _dataset_with_drops(300)
     path = str(write_jsonl(tmp_path / "drops.jsonl", rows))
     other = str(CORPUS / "gemini" / "patient_glucose_sysinstr.jsonl")
-    ranges = dataset_ranges(stat_source(path), 2048)
-    count_range = batch.count_range
+    ranges = sources.split(stat_source(path), 2048)
+    count_range = counting_ranges.count_range
 
-    def flaky(info, fmt, run, start, end, report=None):
-        if info.uri == path and start == ranges[2][0]:
+    def flaky(rng, fmt, plan, report=None, parts=None):
+        if rng.info.uri == path and rng.start == ranges[2].start:
             raise OSError("connection reset")
-        return count_range(info, fmt, run, start, end, report)
+        return count_range(rng, fmt, plan, report, parts)
 
-    monkeypatch.setattr(batch, "count_range", flaky)
+    monkeypatch.setattr(beam_module, "count_range", flaky)
     records = compute([path, other], tmp_path / "out", tokenizer=TOKENIZER, shard_bytes=2048)
-    assert records[path] == batch.error_record(stat_source(path), OSError("connection reset"))
+    failure = Failure.of(stat_source(path), OSError("connection reset"))
+    assert records[path] == batch.error_record(failure)
     assert "error" not in records[other]
 
 
@@ -283,8 +287,8 @@ def _shards(ranged, cuts: list[int]) -> list[Shard]:
     bounds = list(zip([0, *cuts], [*cuts, None]))
     shards = []
     for k, (start, end) in enumerate(bounds):
-        acc, parsed = batch.count_range(info, fmt, run, start, end)
-        shards.append(Shard(info, fmt, k, len(bounds), acc, parsed))
+        acc = counting_ranges.count_range(Range(info, k, len(bounds), start, end), fmt, run)
+        shards.append(Shard(info, fmt, k, len(bounds), acc))
     return shards
 
 
@@ -295,7 +299,7 @@ def test_combine_fn_merges_in_file_order_whatever_the_grouping(ranged, data):
     cuts = sorted(data.draw(st.sets(st.integers(1, size - 1), max_size=8), label="cuts"))
     shards = _shards(ranged, cuts)
     before = copy.deepcopy(shards)
-    whole, parsed = merge_shards((copy.deepcopy(s.acc), s.parsed) for s in shards)
+    whole = merge_shards(copy.deepcopy(s.acc) for s in shards)
 
     fn = ShardCombineFn()
     order = data.draw(st.permutations(shards), label="arrival")
@@ -322,8 +326,8 @@ def test_combine_fn_merges_in_file_order_whatever_the_grouping(ranged, data):
 
     assert counted.acc.result() == whole.result()
     assert counted.acc.last_line == whole.last_line
-    assert counted.parsed == parsed
-    assert counted.info == ranged[0] and counted.error is None
+    assert counted.acc.json_lines == whole.json_lines
+    assert counted.info == ranged[0] and counted.failure is None
     assert shards == before  # inputs are not changed
 
 
@@ -339,13 +343,13 @@ def test_combine_fn_lost_and_failed_shards(ranged):
         fn.add_input(copy.deepcopy(acc), shards[1])
     # Any failed range fails the dataset; the lowest one's error, whatever the order.
     info, fmt = shards[0].info, shards[0].fmt
-    late = Shard(info, fmt, 3, 4, error={"uri": info.uri, "error": "range 3"})
-    early = Shard(info, fmt, 2, 4, error={"uri": info.uri, "error": "range 2"})
+    late = Shard(info, fmt, 3, 4, failure=Failure(info, "range 3"))
+    early = Shard(info, fmt, 2, 4, failure=Failure(info, "range 2"))
     for first, second in ((late, early), (early, late)):
         one = fn.add_input(copy.deepcopy(acc), first)
         two = fn.add_input(fn.create_accumulator(), second)
         counted = fn.extract_output(fn.merge_accumulators([one, two]))
-        assert counted.error == {"uri": info.uri, "error": "range 2"}
+        assert counted.failure == Failure(info, "range 2")
 
 
 def test_command_on_gcs(bucket, tmp_path):

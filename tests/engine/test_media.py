@@ -564,14 +564,14 @@ def test_shards_merge_to_the_whole_with_media(files, tmp_path, seed, cuts):
     plan = make_plan(Options(tokenizer=TOKENIZER, format="gemini"))
     whole_path = tmp_path / f"whole{seed}.jsonl"
     whole_path.write_text("\n".join(lines) + "\n")
-    whole, _ = accumulate_blocks(read_blocks(str(whole_path)), "gemini", plan)
+    whole = accumulate_blocks(read_blocks(str(whole_path)), "gemini", plan)
     bounds = sorted({0, *cuts, 40})
     merged = Accumulator()
     shards = []
     for a, b in zip(bounds, bounds[1:]):
         path = tmp_path / f"shard{seed}-{a}.jsonl"
         path.write_text("\n".join(lines[a:b]) + "\n")
-        acc, _ = accumulate_blocks(read_blocks(str(path)), "gemini", make_plan(plan.options))
+        acc = accumulate_blocks(read_blocks(str(path)), "gemini", make_plan(plan.options))
         shards.append(acc.shift(a))
     rng.shuffle(shards)
     for acc in shards:

@@ -27,7 +27,7 @@ import tunestats
 from tests.conftest import CORPUS
 from tunestats.cli import main
 from tunestats.io.files import SourceError
-from tunestats.run.pool import shard_ranges
+from tunestats.io.sources import byte_ranges
 
 FAST = {"tokenizer": "cl100k_base"}
 BOM = b"\xef\xbb\xbf"
@@ -283,7 +283,7 @@ def test_crafted_file_in_tiny_shards_gives_the_same_files(tmp_path, jobs):
     one, kept1, rows1 = crafted_run(tmp_path)
     split_dir = tmp_path / "split"
     split_dir.mkdir()
-    assert len(shard_ranges(len(CRAFTED), jobs, 150)) == jobs
+    assert len(byte_ranges(len(CRAFTED), jobs, 150)) == jobs
     many, kept2, rows2 = crafted_run(split_dir, jobs=jobs, shard_bytes=150)
     assert kept2 == kept1
     assert rows2 == rows1
@@ -378,7 +378,7 @@ def test_jobs_give_byte_identical_files(tmp_path, big_source):
         str(big_source), max_tokens_per_example=150, **FAST, jobs=1
     ).to_dict() == (one.to_dict())
     for jobs in (2, 3):
-        assert len(shard_ranges(size, jobs, 64 * 1024)) == jobs  # it really splits
+        assert len(byte_ranges(size, jobs, 64 * 1024)) == jobs  # it really splits
         many, kept, dropped = big_run(
             big_source, tmp_path / f"j{jobs}", jobs=jobs, shard_bytes=64 * 1024
         )

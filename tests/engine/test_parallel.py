@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import tunestats
 from tests.conftest import CORPUS
 from tunestats.io.lines import read_blocks
-from tunestats.run.pool import shard_ranges
+from tunestats.io.sources import byte_ranges
 
 FILES = sorted(CORPUS.glob("*/*.jsonl"))
 
@@ -20,7 +20,7 @@ def lines_in(path, start=0, end=None) -> list[bytes]:
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=120).map(lambda b: b.replace(b"\r", b"")), st.data())
-def test_byte_ranges_cover_every_line_once(tmp_path_factory, data, draw):
+def test_shard_ranges_cover_every_line_once(tmp_path_factory, data, draw):
     path = tmp_path_factory.mktemp("ranges") / "x.jsonl"
     path.write_bytes(b"{}\n" + data)  # no BOM / NUL sniffing at offset 0 in the way
     if b"\x00" in data[: 64 << 10]:
@@ -47,10 +47,10 @@ def test_byte_order_mark_and_ranges(tmp_path):
 
 
 def test_shard_ranges():
-    assert shard_ranges(None, 4, 10) == [(0, None)]
-    assert shard_ranges(100, 1, 10) == [(0, None)]
-    assert shard_ranges(15, 4, 10) == [(0, None)]
-    assert shard_ranges(100, 3, 10) == [(0, 34), (34, 68), (68, None)]
+    assert byte_ranges(None, 4, 10) == [(0, None)]
+    assert byte_ranges(100, 1, 10) == [(0, None)]
+    assert byte_ranges(15, 4, 10) == [(0, None)]
+    assert byte_ranges(100, 3, 10) == [(0, 34), (34, 68), (68, None)]
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.name}" for p in FILES])

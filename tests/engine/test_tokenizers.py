@@ -351,7 +351,9 @@ def test_shipped_models_have_their_published_hashes(key):
 
 
 def test_license_notice_names_every_shipped_model():
-    notice = " ".join((Path(tunestats.__file__).parent / "data" / "NOTICE.md").read_text("utf-8").split())
+    notice = " ".join(
+        (Path(tunestats.__file__).parent / "data" / "NOTICE.md").read_text("utf-8").split()
+    )
     assert "Apache License, Version 2.0" in notice and "Gemma Terms of Use" in notice
     for entry in tk.GEMINI_TOKENIZER_MODELS.values():
         assert entry.filename in notice and entry.sha256 in notice

@@ -38,6 +38,7 @@ fails, and at exit) sends SIGTERM to each group, then SIGKILL to what is left.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -48,8 +49,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # Beam knows no short name for it: ``--runner DaskRunner`` is "Unexpected pipeline runner".
@@ -224,7 +223,9 @@ class DaskCluster:
     def worker_pids(self) -> dict[str, int]:
         """Worker name -> pid of the worker process (the one that runs tasks), registered now."""
         with self.client() as client:
-            names = {a: w["name"] for a, w in client.scheduler_info(n_workers=-1)["workers"].items()}
+            names = {
+                a: w["name"] for a, w in client.scheduler_info(n_workers=-1)["workers"].items()
+            }
             # A worker dying right now is left out, not an error.
             pids = client.run(os.getpid, on_error="ignore")
         return {names[address]: pid for address, pid in pids.items() if address in names}
@@ -248,9 +249,13 @@ class DaskCluster:
                 raise ClusterError(f"{len(pids)} of {n} workers after {timeout:.0f} s\n{logs}")
             time.sleep(0.2)
 
+    def roots(self) -> list[int]:
+        """The pid of each command (scheduler, each ``dask worker``): the roots of its tree."""
+        return [p.popen.pid for p in self._all()]
+
     def processes(self) -> list[int]:
         """Every live process of the cluster: all members of its commands' process groups."""
-        groups = {p.popen.pid for p in self._all()}
+        groups = set(self.roots())
         alive = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -305,16 +310,12 @@ class DaskCluster:
             _signal_group(process.popen.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for process in processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         for process in processes:  # whatever is left of each group: stuck, or a grandchild
             _signal_group(process.popen.pid, signal.SIGKILL)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
         deadline = time.monotonic() + 5
         while self.processes() and time.monotonic() < deadline:
             time.sleep(0.05)  # grandchildren are reaped by init, a moment later
@@ -328,10 +329,8 @@ class DaskCluster:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone
 
 
 def cluster_fixture(
@@ -342,6 +341,8 @@ def cluster_fixture(
     Skips the test when ``distributed`` is not installed (the ``dask`` extra). The cluster is
     stopped when the scope ends, whether the tests passed or not.
     """
+
+    import pytest  # here, so that benchmarks can use the cluster without pytest
 
     @pytest.fixture(scope=scope)
     def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:

@@ -11,9 +11,10 @@ Each record is written as soon as its dataset is counted, so a batch that is sto
 SIGTERM, even SIGKILL) keeps every finished one and a rerun reuses them. A dataset that fails
 becomes a row with its error, and so does one whose record cannot be written or that has no
 valid example (its record is written all the same); the batch goes on. The pieces that count
-(:func:`count_whole`, :func:`detect`, :func:`count_range`, :func:`make_record`) are plain
-functions of picklable values, which ``tunestats.beam`` reuses; ranges are joined by
-``tunestats.combine``, as for ``stats --jobs`` and Beam.
+(:func:`count_whole`, :func:`detect`, :func:`make_record`, and
+:func:`tunestats.counting.ranges.count_range` per range) are plain functions of picklable
+values, which ``tunestats.beam`` reuses; ranges are joined by ``tunestats.counting.combine``,
+as for ``stats --jobs`` and Beam.
 
 The stages, one module each: ``expand`` (SOURCE arguments to datasets), ``records`` (a dataset
 to its record, and the summary), ``run`` (the batch on a pool). This package re-exports them.
@@ -32,7 +33,6 @@ from .records import (
     RECORD_SUFFIX,
     SUMMARY_NAME,
     Row,
-    count_range,
     count_whole,
     detect,
     error_record,
@@ -43,7 +43,6 @@ from .records import (
     record_path,
     row_of,
     save_record,
-    split_ranges,
     table,
     write_summary,
 )
@@ -61,7 +60,6 @@ __all__ = [
     "RECORD_SUFFIX",
     "Row",
     "SUMMARY_NAME",
-    "count_range",
     "count_whole",
     "detect",
     "error_record",
@@ -72,7 +70,6 @@ __all__ = [
     "record_path",
     "row_of",
     "save_record",
-    "split_ranges",
     "table",
     "write_summary",
     "BatchInterrupted",

@@ -1,7 +1,8 @@
 """Records: one dataset -> its record under DEST, and the summary of all records.
 
-A dataset is counted whole or in byte ranges (``count_whole``, ``detect``, ``count_range``,
-plain functions of picklable values that Beam's workers call too); its record is the
+A dataset is counted whole (``count_whole``) or in byte ranges (``detect``, then
+:func:`tunestats.counting.ranges.count_range` per range): plain functions of picklable values
+that Beam's workers call too. Its record is the
 TuningDataStats document plus the tokenizer, its exactness and the dataset's version. Record
 names always lie inside DEST. The summary is one :class:`Row` per dataset, as JSONL, Parquet
 and a table.
@@ -20,16 +21,16 @@ from ..config.options import numbers_options
 from ..config.plan import Plan
 from ..counting.accumulate import Accumulator, MediaSummary
 from ..counting.blocks import accumulate_blocks
+from ..counting.ranges import Failure
 from ..io import uris
 from ..io.files import SourceError, join_path
 from ..io.lines import read_blocks
-from ..io.sources import SourceInfo, splittable_size, stat_source
+from ..io.sources import SourceInfo, stat_source
 from ..io.writing import write_bytes
 from ..job.results import make_stats
 from ..present.text import media_line, tokenizer_line
 from ..present.view import record_views
 from ..run.pipeline import finish_source, peek_format
-from ..run.pool import run_range, shard_ranges
 
 # The smallest byte range of a split dataset in tunestats.beam, where workers are machines and
 # each range costs a task. (The local batch splits like ``stats --jobs``: Options.shard_bytes.)
@@ -183,10 +184,9 @@ def count_whole(info: SourceInfo, plan: Plan, report: Any = None) -> dict[str, A
             if plan.options.format
             else peek_format(reader, plan.profile.format)
         )
-        acc, parsed = accumulate_blocks(blocks, fmt, plan, report)
-        return make_record(info, plan, fmt, acc, parsed)
+        return make_record(info, plan, fmt, accumulate_blocks(blocks, fmt, plan, report))
     except Exception as exc:
-        return error_record(info, exc)
+        return error_record(Failure.of(info, exc))
 
 
 def detect(info: SourceInfo, plan: Plan) -> str:
@@ -201,27 +201,12 @@ def detect(info: SourceInfo, plan: Plan) -> str:
     return fmt
 
 
-def split_ranges(info: SourceInfo, jobs: int, min_bytes: int) -> list[tuple[int, int | None]]:
-    """Byte ranges for one dataset: one when it is small or compressed."""
-    return shard_ranges(splittable_size(info), jobs, min_bytes)
-
-
-def count_range(
-    info: SourceInfo, fmt: str, plan: Plan, start: int, end: int | None, report: Any = None
-) -> tuple[Accumulator, int]:
-    """Count the lines that begin in [start, end), numbered from 1 (the range task of the
-    local batch and of Beam's workers: :func:`tunestats.parallel.run_range`)."""
-    return run_range(info, fmt, plan, start, end, report)
-
-
-def make_record(
-    info: SourceInfo, plan: Plan, fmt: str, acc: Accumulator, parsed: int
-) -> dict[str, Any]:
+def make_record(info: SourceInfo, plan: Plan, fmt: str, acc: Accumulator) -> dict[str, Any]:
     """A dataset's record: what it is, how it was counted, and its TuningDataStats."""
     try:
-        source = finish_source(info.uri, fmt, acc, parsed, info)
+        source = finish_source(info.uri, fmt, acc, info)
     except SourceError as exc:
-        return error_record(info, exc)
+        return error_record(Failure.of(info, exc))
     stats = make_stats(plan, source)
     r = source.result
     outputs = r.output_tokens if stats.task == "supervised" else None  # SPEC §6: none reported
@@ -270,10 +255,9 @@ def media_record(media: MediaSummary) -> dict[str, Any]:
     }
 
 
-def error_record(info: SourceInfo, exc: BaseException) -> dict[str, Any]:
+def error_record(failure: Failure) -> dict[str, Any]:
     """The record of a dataset that could not be counted (never written under DEST)."""
-    message = str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
-    return {**_version(info), "error": message}
+    return {**_version(failure.info), "error": failure.error}
 
 
 def _version(info: SourceInfo) -> dict[str, Any]:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -27,17 +25,23 @@ from ..config.options import Options
 from ..config.plan import Plan, make_plan
 from ..counting import combine
 from ..counting.accumulate import Accumulator
+from ..counting.ranges import Failure
 from ..io import uris
 from ..io.files import read_bytes
-from ..io.sources import SourceInfo, stat_source
+from ..io.sources import Range, SourceInfo, split, stat_source
 from ..present.progress import Progress, reporter
-from ..present.progress import slots as counter_slots
-from ..run.pool import die_with_parent, warm_for_large_run
+from ..run.pool import (
+    range_task,
+    signals_blocked,
+    warm_for_large_run,
+    worker_plan,
+    worker_pool,
+    worker_report,
+)
 from .expand import Expansion, expand_one, without_outputs
 from .records import (
     RECORD_VERSION,
     Row,
-    count_range,
     count_whole,
     detect,
     error_record,
@@ -46,7 +50,6 @@ from .records import (
     record_path,
     row_of,
     save_record,
-    split_ranges,
     write_summary,
 )
 
@@ -108,39 +111,6 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-@contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """SIGINT and SIGTERM wait (blocked, not lost) until the block ends; processes forked in
-    it start with them blocked (a pool worker unblocks them once its handlers are set)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """No SIGINT or SIGTERM during the block (a second Ctrl-C while workers are stopped)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def run_batch(
@@ -294,7 +264,7 @@ class _Scheduler:
     ranges are counted like any other task; its record is made when the last range is in.
     Largest datasets go first, so the batch does not end waiting for one big file. When the
     batch is interrupted the workers are killed (they hold nothing that is not in a record);
-    when this process dies they die too (:func:`_init_worker`).
+    when this process dies they die too (:mod:`tunestats.run.pool`).
     """
 
     def __init__(
@@ -312,20 +282,12 @@ class _Scheduler:
         self.formats: dict[str, str] = {}
 
     def execute(self) -> None:
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         counts = None if self.progress is None else self.progress.counts
-        slots = context.Value("i", 0) if counts is not None else None
-        pool = ProcessPoolExecutor(
-            max_workers=self.jobs,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(self.plan, counts, slots, os.getpid()),
-        )
-        try:
+        with worker_pool(self.plan, self.jobs, counts) as pool:
             pending: dict[Future, tuple[str, SourceInfo, int]] = {}
-            with _signals_blocked():  # the workers fork now: none sees a signal before it is set
+            with signals_blocked():  # the workers fork now: none sees a signal before it is set
                 for info in self.todo:
-                    if len(split_ranges(info, self.jobs, self.plan.options.shard_bytes)) > 1:
+                    if len(self._split(info)) > 1:
                         pending[pool.submit(_detect_task, info)] = ("detect", info, 0)
                     else:
                         pending[pool.submit(_whole_task, info)] = ("whole", info, 0)
@@ -334,11 +296,9 @@ class _Scheduler:
                 for future in done:
                     kind, info, k = pending.pop(future)
                     self._collect(pool, pending, kind, info, k, future)
-        except BaseException:
-            with _signals_held():
-                _stop_workers(pool)
-            raise
-        pool.shutdown()
+
+    def _split(self, info: SourceInfo) -> list[Range]:
+        return split(info, self.plan.options.shard_bytes, self.jobs)
 
     def _collect(
         self,
@@ -352,30 +312,26 @@ class _Scheduler:
         try:
             outcome = future.result()
         except Exception as exc:  # a worker died, or a task failed outside its own guard
-            outcome = error_record(info, exc)
-        if kind == "whole":
+            outcome = Failure.of(info, exc)
+        if isinstance(outcome, Failure):  # the first error settles the dataset
+            if info.uri not in self.done:
+                self._finish(info, error_record(outcome))
+        elif kind == "whole":
             self._finish(info, outcome)
         elif kind == "detect":
-            if isinstance(outcome, dict):  # an error record
-                self._finish(info, outcome)
-                return
             fmt, info = outcome
-            ranges = split_ranges(info, self.jobs, self.plan.options.shard_bytes)
+            ranges = self._split(info)
             self.formats[info.uri] = fmt
             self.shards[info.uri] = (combine.create(), len(ranges))
-            for r, (start, end) in enumerate(ranges):
-                task = pool.submit(_range_task, info, fmt, start, end)
-                pending[task] = ("range", info, r)
-        elif info.uri not in self.done:  # a range; the first error settles the dataset
-            if isinstance(outcome, dict):
-                self._finish(info, outcome)
-                return
+            for rng in ranges:
+                pending[pool.submit(_range_task, rng, fmt)] = ("range", info, rng.index)
+        elif info.uri not in self.done:  # a range
             combined, count = self.shards[info.uri]
-            combine.add(combined, k, *outcome)
+            combine.add(combined, k, outcome)
             if sum(s.last - s.first + 1 for s in combined.segments) == count:
-                acc, parsed = combine.extract(combined, count)
+                acc = combine.extract(combined, count)
                 fmt = self.formats[info.uri]
-                self._finish(info, make_record(info, self.plan, fmt, acc, parsed))
+                self._finish(info, make_record(info, self.plan, fmt, acc))
 
     def _finish(self, info: SourceInfo, record: dict[str, Any]) -> None:
         self.done.add(info.uri)
@@ -385,58 +341,20 @@ class _Scheduler:
             self.progress.advance(_label(len(self.done), len(self.todo)), len(self.done))
 
 
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Kill the pool's workers and shut it down without waiting for their tasks."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.kill()
-    pool.shutdown(wait=True, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.join(5)
-
-
-# A pool worker's plan and progress slot, set once when the pool starts it.
-_worker: dict[str, Any] = {}
-
-
-def _init_worker(plan: Plan, counts: Any, slots: Any, parent: int) -> None:
-    die_with_parent(parent)
-    # Ctrl-C reaches the whole process group: the main process stops the batch, workers
-    # ignore it. SIGTERM ends a worker (the main process turns it into an interruption).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if hasattr(signal, "pthread_sigmask"):  # blocked while the pool forked (_signals_blocked)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-    _worker["run"] = plan
-    _worker["report"] = None
-    if counts is not None:
-        with slots.get_lock():
-            slot = slots.value
-            slots.value += 1
-        _worker["report"] = reporter(counts, slot % counter_slots(counts))
-
-
 def _whole_task(info: SourceInfo) -> dict[str, Any]:
-    return count_whole(info, _worker["run"], _worker["report"])
+    return count_whole(info, worker_plan(), worker_report())
 
 
-def _detect_task(info: SourceInfo) -> tuple[str, SourceInfo] | dict[str, Any]:
+def _detect_task(info: SourceInfo) -> tuple[str, SourceInfo] | Failure:
     try:
         info = stat_source(info.uri)  # as in count_whole: count the dataset as it is now
-        return detect(info, _worker["run"]), info
+        return detect(info, worker_plan()), info
     except Exception as exc:
-        return error_record(info, exc)
+        return Failure.of(info, exc)
 
 
-def _range_task(
-    info: SourceInfo, fmt: str, start: int, end: int | None
-) -> tuple[Accumulator, int] | dict[str, Any]:
+def _range_task(rng: Range, fmt: str) -> Accumulator | Failure:
     try:
-        return count_range(info, fmt, _worker["run"], start, end, _worker["report"])
+        return range_task(rng, fmt, None)
     except Exception as exc:
-        return error_record(info, exc)
-
-
-# --- output ----------------------------------------------------------------------------------
+        return Failure.of(rng.info, exc)

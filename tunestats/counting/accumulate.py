@@ -274,6 +274,8 @@ class Accumulator:
         default_factory=dict, metadata={"merge": "first by key", "limit": 1}
     )
     bytes: int = field(default=0, metadata={"merge": "sum"})
+    # Lines that are JSON values, kept or dropped: a source with none is not JSONL.
+    json_lines: int = field(default=0, metadata={"merge": "sum"})
     # (line, contents), sorted by line, at most MAX_SAMPLES
     samples: list[tuple[int, list[dict[str, Any]]]] = field(
         default_factory=list, metadata={"merge": "first", "limit": MAX_SAMPLES}

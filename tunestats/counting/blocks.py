@@ -5,8 +5,9 @@ invalid lines go straight to the accumulator), its texts are counted (the memo a
 tokenizer), the too-long rule is applied and the kept examples are accumulated. Counting runs
 on a thread of its own while the next block is parsed.
 
-Hands to the caller: an :class:`~tunestats.accumulate.Accumulator` and how many lines were JSON;
-to a :class:`~tunestats.outputs.LineSink`, if given, each block's kept and dropped lines.
+Hands to the caller: an :class:`~tunestats.counting.accumulate.Accumulator` (which counts the
+JSON lines too); to a :class:`~tunestats.io.outputs.LineSink`, if given, each block's kept and
+dropped lines.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def accumulate_blocks(
     plan: Plan,
     report: Callable[..., None] | None = None,
     sink: LineSink | None = None,
-) -> tuple[Accumulator, int]:
-    """Feed blocks into a new Accumulator; also return how many lines were JSON.
+) -> Accumulator:
+    """Feed blocks into a new Accumulator.
 
     With a ``sink``, each block's kept and dropped lines go to it once they are decided, in
     the order of the source.
@@ -53,7 +54,6 @@ def accumulate_blocks(
     from concurrent.futures import Future, ThreadPoolExecutor
 
     acc = Accumulator()
-    parsed = 0
     pending: tuple[ParsedBlock, Future, int] | None = None
 
     def finish(block: ParsedBlock, counted: Future, nbytes: int) -> None:
@@ -68,14 +68,13 @@ def accumulate_blocks(
     with ThreadPoolExecutor(1, thread_name_prefix="tunestats-count") as counting:
         for block in blocks:
             prepared = parse_block(block, fmt, plan, acc)
-            parsed += prepared.parsed
             counted = counting.submit(count_block, prepared, plan)
             if pending is not None:
                 finish(*pending)
             pending = (prepared, counted, block.nbytes)
         if pending is not None:
             finish(*pending)
-    return acc, parsed
+    return acc
 
 
 @dataclass
@@ -150,6 +149,7 @@ def parse_block(block: LineBlock, fmt: str, plan: Plan, acc: Accumulator) -> Par
         for notice in example.notices:
             acc.see_notice(notice, example.line)
     plan.media.prefetch(batch.media)  # reads start now, while the block waits to be counted
+    acc.json_lines += parsed
     return ParsedBlock(batch, numbers, raws, parsed, drops)
 
 

@@ -6,7 +6,7 @@ contiguous segments and joins them as the gaps fill, so shards may arrive in any
 grouping: ``create``, ``add`` (one shard), ``merge`` (two partial combinations), ``extract``
 (the whole). The in-process run, the local batch and the Beam CombineFn all drive it.
 
-Hands on: the (Accumulator, JSON lines) of the whole source.
+Hands on: the Accumulator of the whole source.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ class Segment:
     first: int
     last: int
     acc: Accumulator
-    parsed: int
 
 
 @dataclass
@@ -38,9 +37,9 @@ def create() -> Combined:
     return Combined()
 
 
-def add(combined: Combined, index: int, acc: Accumulator, parsed: int) -> Combined:
+def add(combined: Combined, index: int, acc: Accumulator) -> Combined:
     """Add the shard ``index`` (its accumulator is joined in place: pass one of your own)."""
-    _insert(combined, [Segment(index, index, acc, parsed)])
+    _insert(combined, [Segment(index, index, acc)])
     return combined
 
 
@@ -50,23 +49,22 @@ def merge(combined: Combined, other: Combined) -> Combined:
     return combined
 
 
-def extract(combined: Combined, count: int) -> tuple[Accumulator, int]:
+def extract(combined: Combined, count: int) -> Accumulator:
     """The whole source once all ``count`` shards are in; RuntimeError if some are missing."""
     spans = [(s.first, s.last) for s in combined.segments]
     if spans != [(0, count - 1)]:
         raise RuntimeError(f"shards {spans} of 0..{count - 1} arrived; shards were lost")
-    whole = combined.segments[0]
-    return whole.acc, whole.parsed
+    return combined.segments[0].acc
 
 
-def in_order(shards: Iterable[tuple[Accumulator, int]]) -> tuple[Accumulator, int]:
+def in_order(shards: Iterable[Accumulator]) -> Accumulator:
     """The whole of shards given in file order (the common case: one call)."""
     combined, count = create(), 0
-    for acc, parsed in shards:
-        add(combined, count, acc, parsed)
+    for acc in shards:
+        add(combined, count, acc)
         count += 1
     if count == 0:
-        return Accumulator(), 0
+        return Accumulator()
     return extract(combined, count)
 
 
@@ -85,4 +83,4 @@ def _insert(combined: Combined, segments: list[Segment]) -> None:
 
 def _join(before: Segment, after: Segment) -> Segment:
     acc = before.acc.merge(after.acc.shift(before.acc.last_line))
-    return Segment(before.first, after.last, acc, before.parsed + after.parsed)
+    return Segment(before.first, after.last, acc)

@@ -162,3 +162,35 @@ def splittable_size(info: SourceInfo) -> int | None:
     if info.stream or info.compressed:
         return None
     return info.size
+
+
+@dataclass(frozen=True)
+class Range:
+    """One byte range of one source: the unit of work of ``stats --jobs``, ``batch`` and Beam.
+
+    Its lines are those that begin in [start, end) (``end`` None: to the end of the source),
+    read at the version ``info`` describes and numbered from 1."""
+
+    info: SourceInfo
+    index: int  # position among the source's ranges, in file order
+    count: int  # how many ranges the source has
+    start: int
+    end: int | None
+
+
+def split(info: SourceInfo, min_bytes: int, most: int | None = None) -> list[Range]:
+    """A source's ranges: as many of at least ``min_bytes`` as fit, at most ``most``; one for a
+    small, compressed or streamed source (:func:`splittable_size`)."""
+    bounds = byte_ranges(splittable_size(info), most, min_bytes)
+    return [Range(info, k, len(bounds), start, end) for k, (start, end) in enumerate(bounds)]
+
+
+def byte_ranges(size: int | None, most: int | None, min_bytes: int) -> list[tuple[int, int | None]]:
+    """[start, end) bounds of equal ranges of ``size`` bytes, each at least ``min_bytes``
+    (at most ``most`` of them); the last runs to the end of the source."""
+    fit = 1 if size is None else max(1, size // min_bytes)
+    count = fit if most is None else max(1, min(most, fit))
+    if count == 1:
+        return [(0, None)]
+    step = -(-size // count)  # type: ignore[operator]
+    return [(k * step, (k + 1) * step if k < count - 1 else None) for k in range(count)]

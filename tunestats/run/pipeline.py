@@ -19,6 +19,7 @@ import orjson
 
 from ..config.options import Options
 from ..config.plan import Plan, make_plan
+from ..counting import combine
 from ..counting.accumulate import Accumulator, reason
 from ..counting.blocks import accumulate_blocks
 from ..formats import detect_format, is_blank, record_format
@@ -26,10 +27,10 @@ from ..formats.drops import KINDS
 from ..io.files import SourceError
 from ..io.lines import TOO_LONG_LINE, LineBlock, read_blocks
 from ..io.outputs import Outputs
-from ..io.sources import SourceInfo, splittable_size, stat_source
+from ..io.sources import SourceInfo, split, splittable_size, stat_source
 from ..job.results import SourceStats, Stats, make_stats
 from ..present.progress import Progress, reporter
-from .pool import run_shards, shard_ranges, warm_for_large_run
+from .pool import count_ranges, warm_for_large_run
 
 DETECT_LINES = 1000  # CHOICES.md: format detection looks at most this far
 # ... and holds at most this many bytes of lines for the replay (one block may go over).
@@ -84,22 +85,31 @@ def run_source(
     if fmt is None:
         detection, blocks = detect(reader, plan.profile.format)
         fmt = detection.format
-    ranges = shard_ranges(size, plan.processes, plan.options.shard_bytes)
+    ranges = split(info, plan.options.shard_bytes, plan.processes)
     if size is not None and size >= plan.options.shard_bytes:
         warm_for_large_run(plan)
     if len(ranges) == 1:
         report = None if progress is None else reporter(progress.counts, 0)
         if not outputs:
-            acc, parsed = accumulate_blocks(blocks, fmt, plan, report)
-            return finish_source(uri, fmt, acc, parsed, info, detection)
+            acc = accumulate_blocks(blocks, fmt, plan, report)
+            return finish_source(uri, fmt, acc, info, detection)
         with outputs.sink() as sink:
-            acc, parsed = accumulate_blocks(blocks, fmt, plan, report, sink)
+            acc = accumulate_blocks(blocks, fmt, plan, report, sink)
             # no files if the source fails
-            return finish_source(uri, fmt, acc, parsed, info, detection)
+            return finish_source(uri, fmt, acc, info, detection)
     reader.close()
-    check = lambda acc, parsed: finish_source(uri, fmt, acc, parsed, None, detection)  # noqa: E731
-    acc, parsed = run_shards(info, fmt, plan, ranges, progress, outputs, check)
-    return finish_source(uri, fmt, acc, parsed, info, detection)
+    if not outputs:
+        acc = combine.in_order(count_ranges(ranges, fmt, plan, progress))
+        return finish_source(uri, fmt, acc, info, detection)
+    with outputs.parts(len(ranges)) as parts:
+        shards = count_ranges(ranges, fmt, plan, progress, parts)
+        # Range k's lines were numbered from 1: they follow the lines of the ranges before.
+        before = [0]
+        for shard in shards[:-1]:
+            before.append(before[-1] + shard.last_line)
+        stats = finish_source(uri, fmt, combine.in_order(shards), info, detection)
+        outputs.join_parts(parts, before)  # only once the source passed: no files otherwise
+    return stats
 
 
 @dataclass(frozen=True)
@@ -114,7 +124,6 @@ def finish_source(
     uri: str,
     fmt: str,
     acc: Accumulator,
-    parsed: int,
     info: SourceInfo | None = None,
     detection: Detection | None = None,
 ) -> SourceStats:
@@ -122,12 +131,12 @@ def finish_source(
     line (empty), or no JSON line (not JSONL, or every line too long to read)."""
     if acc.blank == acc.last_line:
         raise SourceError(f"{uri}: empty: no records")
-    if parsed == 0 and {code for code, _ in acc.drop_kinds} == {TOO_LONG_LINE}:
+    if acc.json_lines == 0 and {code for code, _ in acc.drop_kinds} == {TOO_LONG_LINE}:
         raise SourceError(
             f"{uri}: no line could be read: every line is longer than the maximum (first: "
             f"{_first_reason(acc)}); {KINDS[TOO_LONG_LINE].hint}"
         )
-    if parsed == 0:
+    if acc.json_lines == 0:
         raise SourceError(
             f"{uri}: not JSONL: no line is a JSON value (first: {_first_reason(acc)})"
             f"{_likely_fix(acc)}"

@@ -1,10 +1,13 @@
-"""Parallel: one source counted in byte ranges by a pool of forked processes.
+"""Pool: the worker processes that count ranges and datasets, for ``stats --jobs`` and ``batch``.
 
-The main process counts the first range itself; each worker counts one range into an
-Accumulator of its own (lines numbered from 1), and ``combine`` joins them in file order. Workers
-leave Ctrl-C to the main process and die with it, even after SIGKILL.
+One kind of pool (:func:`worker_pool`, a ProcessPoolExecutor of forked processes) with one
+worker initializer: each worker keeps the run's Plan and a progress slot of its own, leaves
+Ctrl-C to the main process and dies with it, even after SIGKILL. Leaving the pool's block by an
+error or an interruption kills the workers: nothing goes on counting. :func:`count_ranges`
+counts the ranges of one source (the main process counts the first itself).
 
-Hands to the pipeline: the combined (Accumulator, JSON lines) of the whole source.
+Hands to the pipeline and the batch: an Accumulator per range, in file order; to tasks of
+their own, :func:`worker_plan` and :func:`worker_report`.
 """
 
 from __future__ import annotations
@@ -16,77 +19,111 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from ..config.plan import Plan
-from ..counting import combine
 from ..counting.accumulate import Accumulator
-from ..counting.blocks import accumulate_blocks
-from ..io.lines import read_blocks
-from ..io.outputs import Outputs, shard_sink
-from ..io.sources import SourceInfo
+from ..counting.ranges import count_range
+from ..io.sources import Range
 from ..present.progress import Progress, reporter, slots
 
 
-def shard_ranges(size: int | None, jobs: int, min_bytes: int) -> list[tuple[int, int | None]]:
-    """Byte ranges [start, end) for the workers; the last one runs to the end of the source."""
-    count = 1 if size is None else max(1, min(jobs, size // min_bytes))
-    if count == 1:
-        return [(0, None)]
-    step = -(-size // count)
-    return [(k * step, (k + 1) * step if k < count - 1 else None) for k in range(count)]
-
-
-def run_range(
-    info: SourceInfo,
+def count_ranges(
+    ranges: list[Range],
     fmt: str,
     plan: Plan,
-    start: int,
-    end: int | None,
-    report: Callable[..., None] | None = None,
-    parts: tuple[str | None, str | None] | None = None,
-) -> tuple[Accumulator, int]:
-    """One shard: the lines that begin in [start, end), numbered from 1 (see Accumulator.shift).
+    progress: Progress | None,
+    parts: list[tuple[str | None, str | None]] | None = None,
+) -> list[Accumulator]:
+    """The ranges of one source counted on ``len(ranges)`` processes, in file order; with
+    ``parts``, range ``k`` writes its kept and dropped lines to ``parts[k]``."""
+    part: list[Any] = parts if parts is not None else [None] * len(ranges)
+    counts = None if progress is None or slots(progress.counts) < len(ranges) else progress.counts
+    # The main process reads the first range itself: one process fewer to start and to hold
+    # in memory, and it would only wait otherwise.
+    with worker_pool(plan, len(ranges) - 1, counts, first_slot=1) as pool:
+        with signals_blocked():  # the workers fork now: none sees a signal before it is set
+            pending = [pool.submit(range_task, r, fmt, part[r.index]) for r in ranges[1:]]
+        report = None if counts is None else reporter(counts, 0)
+        first = count_range(ranges[0], fmt, plan, report, part[0])
+        return [first] + [future.result() for future in pending]
 
-    The source is read at the version ``info`` describes; progress goes to ``report``; with
-    ``parts`` (local file names, see :meth:`Outputs.parts`), the shard's kept and dropped
-    lines are written there.
-    """
-    blocks = read_blocks(
-        info.uri, start=start, end=end, expect=info, max_line_bytes=plan.options.max_line_bytes
+
+def range_task(rng: Range, fmt: str, parts: tuple[str | None, str | None] | None) -> Accumulator:
+    """A range counted in a pool worker, with the worker's plan and progress slot."""
+    return count_range(rng, fmt, worker_plan(), worker_report(), parts)
+
+
+# --- the pool and its workers ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def worker_pool(
+    plan: Plan, jobs: int, counts: Any = None, first_slot: int = 0
+) -> Iterator[ProcessPoolExecutor]:
+    """``jobs`` worker processes that know ``plan``; each reports progress to a slot of
+    ``counts`` (from ``first_slot`` on). Submit the first tasks within
+    :func:`signals_blocked`, so that no worker sees a signal before its handlers are set."""
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    next_slot = context.Value("i", first_slot) if counts is not None else None
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, jobs),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(plan, counts, next_slot, os.getpid()),
     )
-    if parts is None:
-        return accumulate_blocks(blocks, fmt, plan, report)
-    with shard_sink(parts) as sink:
-        return accumulate_blocks(blocks, fmt, plan, report, sink)
+    try:
+        yield pool
+    except BaseException:
+        with signals_held():
+            stop_workers(pool)
+        raise
+    pool.shutdown()
 
 
-def _range_in_worker(
-    info: SourceInfo,
-    fmt: str,
-    plan: Plan,
-    start: int,
-    end: int | None,
-    slot: int,
-    parts: tuple[str | None, str | None] | None,
-) -> tuple[Accumulator, int]:
-    """A range counted by a pool worker, reporting to the counters it inherited."""
-    counts = _worker_progress
-    report = None if counts is None else reporter(counts, slot)
-    return run_range(info, fmt, plan, start, end, report, parts)
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers and shut it down without waiting for their tasks."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
 
 
-# A worker process's view of the progress counters, inherited when the pool forks it.
-_worker_progress: Any = None
+# A pool worker's plan and progress reporter, set once when the pool starts it.
+_worker: dict[str, Any] = {}
 
 
-def _init_worker(counts: Any, parent: int) -> None:
-    global _worker_progress
-    _worker_progress = counts
-    # Ctrl-C reaches the whole process group: the main process stops the pool.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _init_worker(plan: Plan, counts: Any, next_slot: Any, parent: int) -> None:
     die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the main process stops the pool, workers
+    # ignore it. SIGTERM ends a worker (the main process decides what it means).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while the pool forked (signals_blocked)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    _worker["plan"] = plan
+    _worker["report"] = None
+    if counts is not None:
+        with next_slot.get_lock():
+            slot = next_slot.value
+            next_slot.value += 1
+        _worker["report"] = reporter(counts, slot % slots(counts))
+
+
+def worker_plan() -> Plan:
+    """The run's Plan, in a pool worker."""
+    return _worker["plan"]
+
+
+def worker_report() -> Callable[..., None] | None:
+    """The progress reporter of this pool worker (None without a progress bar)."""
+    return _worker["report"]
 
 
 _PR_SET_PDEATHSIG = 1
@@ -127,54 +164,36 @@ def warm_for_large_run(plan: Plan) -> None:
         warm()
 
 
-def run_shards(
-    info: SourceInfo,
-    fmt: str,
-    plan: Plan,
-    ranges: list[tuple[int, int | None]],
-    progress: Progress | None,
-    outputs: Outputs | None = None,
-    check: Callable[[Accumulator, int], object] | None = None,
-) -> tuple[Accumulator, int]:
-    """The whole source from its ranges; with ``outputs``, its kept and dropped lines are
-    written once the whole passes ``check`` (which raises when the source cannot be used)."""
-    if not outputs:
-        return combine.in_order(_run_shards(info, fmt, plan, ranges, progress, None))
-    with outputs.parts(len(ranges)) as parts:
-        shards = _run_shards(info, fmt, plan, ranges, progress, parts)
-        # Shard k's lines were numbered from 1: they follow the lines of the shards before.
-        before = [0]
-        for acc, _ in shards[:-1]:
-            before.append(before[-1] + acc.last_line)
-        whole = combine.in_order(shards)
-        if check is not None:
-            check(*whole)
-        outputs.join_parts(parts, before)
-    return whole
+# --- signals while workers start and stop ----------------------------------------------------
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
-def _run_shards(
-    info: SourceInfo,
-    fmt: str,
-    plan: Plan,
-    ranges: list[tuple[int, int | None]],
-    progress: Progress | None,
-    parts: list[tuple[str | None, str | None]] | None,
-) -> list[tuple[Accumulator, int]]:
-    """The shards of the ranges, in file order (the main process counts the first)."""
-    part: list[Any] = parts if parts is not None else [None] * len(ranges)
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    counts = None if progress is None or slots(progress.counts) < len(ranges) else progress.counts
-    # The main process reads the first range itself: one process fewer to start and to hold
-    # in memory, and it would only wait otherwise. A multiprocessing Pool, because leaving
-    # its block terminates the workers: after Ctrl-C or an error, nothing goes on counting.
-    parent = os.getpid()
-    with context.Pool(len(ranges) - 1, initializer=_init_worker, initargs=(counts, parent)) as pool:
-        pending = [
-            pool.apply_async(_range_in_worker, (info, fmt, plan, a, b, k, part[k]))
-            for k, (a, b) in enumerate(ranges)
-            if k > 0
-        ]
-        report = None if counts is None else reporter(counts, 0)
-        first = run_range(info, fmt, plan, *ranges[0], report, part[0])
-        return [first] + [result.get() for result in pending]
+@contextlib.contextmanager
+def signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (blocked, not lost) until the block ends; processes forked in
+    it start with them blocked (a pool worker unblocks them once its handlers are set)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """No SIGINT or SIGTERM during the block (a second Ctrl-C while workers are stopped)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
