@@ -30,11 +30,12 @@ from hypothesis import strategies as st
 
 import tunestats
 from tests.conftest import CORPUS, write_jsonl
+from tests.support.tokenizer_tools import sentencepiece_only_pieces
 from tunestats import tokenizers as tk
 from tunestats.config.options import Options
 from tunestats.config.plan import make_plan
 from tunestats.config.profiles import PROFILES
-from tunestats.tokenizers import TokenizerError
+from tunestats.tokenizers import TokenizerError, gemini, openai
 
 CORPUS_FILES = sorted(CORPUS.glob("*/*.jsonl"))
 CORPUS_IDS = [f"{p.parent.name}/{p.name}" for p in CORPUS_FILES]
@@ -216,7 +217,7 @@ def test_special_token_text_counts_as_text():
 
 
 def test_tiktoken_encoding_rejects_a_tampered_hash(monkeypatch):
-    monkeypatch.setitem(tk._TIKTOKEN_HASHES, "cl100k_base", "0" * 64)
+    monkeypatch.setitem(openai._TIKTOKEN_HASHES, "cl100k_base", "0" * 64)
     with pytest.raises(TokenizerError, match="sha256"):
         tk.tiktoken_encoding("cl100k_base")
 
@@ -724,7 +725,7 @@ def test_kitoken_alone_differs_across_a_space_so_sentencepiece_counts_those():
     sentencepiece, counter = engines("gemma3")
     assert len(alone.encode("a> </b")) == 4
     assert sentencepiece.count(["a> </b"]).tolist() == [3] == counter.count(["a> </b"]).tolist()
-    fast = tk._shipped_counter("gemma3", None, "kitoken").fast
+    fast = gemini._shipped_counter("gemma3", None, "kitoken").fast
     assert ("</", ">\u2581</") in fast.pieces
     assert fast.needs_sentencepiece("a> </b") and fast.needs_sentencepiece("a>\u2581</b")
     assert not fast.needs_sentencepiece("a>  </b") and not fast.needs_sentencepiece("</b> x")
@@ -732,8 +733,8 @@ def test_kitoken_alone_differs_across_a_space_so_sentencepiece_counts_those():
 
 @pytest.mark.parametrize("key", GEMINI_KEYS)
 def test_sentencepiece_only_pieces_are_those_of_the_vocabulary(key):
-    sp = tk._ShippedCounter(key, None, "sentencepiece").sentencepiece._sp
-    found = tuple(tk.sentencepiece_only_pieces(sp))
+    sp = gemini._ShippedCounter(key, None, "sentencepiece").sentencepiece._sp
+    found = tuple(sentencepiece_only_pieces(sp))
     assert found == tk.GEMINI_TOKENIZER_MODELS[key].sentencepiece_only
 
 
@@ -761,13 +762,13 @@ def test_kitoken_threads_count_like_one_thread():
     for threads in (2, 3):
         counter = tk.GeminiTokenizer("gemma3", threads=threads, engine="kitoken")
         assert counter.count(texts).tolist() == one
-    assert [len(p) for p in tk._split_evenly(["x" * 30_000] * 4, 2)] == [2, 2]
-    assert tk._split_evenly(["short"] * 10, 4) == [["short"] * 10]
+    assert [len(p) for p in gemini._split_evenly(["x" * 30_000] * 4, 2)] == [2, 2]
+    assert gemini._split_evenly(["short"] * 10, 4) == [["short"] * 10]
 
 
 def test_auto_engine_switches_to_kitoken_after_enough_text(monkeypatch):
-    monkeypatch.setattr(tk, "KITOKEN_AFTER_CHARS", 1000)
-    counter = tk._ShippedCounter("gemma3", None, "auto")
+    monkeypatch.setattr(gemini, "KITOKEN_AFTER_CHARS", 1000)
+    counter = gemini._ShippedCounter("gemma3", None, "auto")
     texts = training_sentences()
     expected = tk.GeminiTokenizer("gemma3", engine="sentencepiece").count(texts).tolist()
     assert counter.count(texts[:2]).tolist() == expected[:2]

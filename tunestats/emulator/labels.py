@@ -44,15 +44,14 @@ MAX_VALUE = 63  # Vertex's label rules
 
 
 def tokenizer_label(name: str) -> str:
-    """A tokenizer's name (``Stats.tokenizer``) as a label value: its short key."""
-    from ..tokenizers import GEMINI_TOKENIZER_MODELS
+    """A tokenizer's name (``Stats.tokenizer``) as a label value: its short name
+    (``tokenizers.short_name``), without a path."""
+    from ..tokenizers import short_name
 
-    kind, sep, rest = name.partition(":")
-    if sep and kind == "gemini":
-        keys = {entry.filename: key for key, entry in GEMINI_TOKENIZER_MODELS.items()}
-        return keys.get(rest, "gemini")
-    value = re.sub(r"[^a-z0-9_-]", "_", (kind if sep else name).lower())
-    return value[:MAX_VALUE]
+    # A label value holds at most 63 of [a-z0-9_-]: for a name with a path (hf:PATH,
+    # sentencepiece:PATH) only its kind, and any other character as "_".
+    kind = short_name(name).partition(":")[0]
+    return re.sub(r"[^a-z0-9_-]", "_", kind.lower())[:MAX_VALUE]
 
 
 class TokenizerLabels:
