@@ -19,7 +19,7 @@ pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
 
 from tunestats.emulator import Emulator  # noqa: E402
-from tunestats.emulator.filters import parse_timestamp  # noqa: E402
+from tunestats.emulator.filter_fields import parse_timestamp  # noqa: E402
 from tunestats.emulator.lifecycle import (  # noqa: E402
     Counted,
     Lifecycle,

@@ -45,7 +45,7 @@ from google.protobuf import json_format  # noqa: E402
 import tunestats  # noqa: E402
 from tests.conftest import CORPUS  # noqa: E402
 from tunestats.emulator import Emulator, app  # noqa: E402
-from tunestats.emulator.filters import parse_timestamp  # noqa: E402
+from tunestats.emulator.filter_fields import parse_timestamp  # noqa: E402
 from tunestats.emulator.lifecycle import Schedule  # noqa: E402
 
 pytestmark = [

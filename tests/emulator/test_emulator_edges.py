@@ -30,7 +30,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from tests.emulator.test_emulator_filters import jobs as stored_jobs  # noqa: E402
 from tests.emulator.test_emulator_filters import render_minimal, terms, trees  # noqa: E402
-from tunestats.emulator import Emulator, app  # noqa: E402
+from tunestats.emulator import Emulator, tuning_jobs  # noqa: E402
 from tunestats.emulator.connections import Limits  # noqa: E402
 from tunestats.emulator.filters import Filter, compile_filter, parse_filter  # noqa: E402
 from tunestats.emulator.lifecycle import Schedule, timestamp  # noqa: E402
@@ -406,7 +406,7 @@ def test_malformed_http_gets_a_google_rpc_status(emu, raw, capfd):
 
 def filtered(store: Store, text: str, limit: int = 1000) -> list[str]:
     chosen = compile_filter(text)
-    return [job.name for job in app._filtered_page(store, PARENT, None, chosen, limit)]
+    return [job.name for job in tuning_jobs._filtered_page(store, PARENT, None, chosen, limit)]
 
 
 def put(store: Store, doc: dict, create_ns: int) -> str:
@@ -527,12 +527,14 @@ def test_a_filter_sql_cannot_say_is_run_over_the_documents():
             put(store, {"tunedModelDisplayName": f"{c}{i}"}, i) for i, c in enumerate("xyx" * 300)
         ]
         wanted = [n for n, c in reversed(list(zip(names, "xyx" * 300))) if c == "x"]
-        assert [j.name for j in app._filtered_page(store, PARENT, None, chosen, 700)] == wanted[
-            :700
-        ]
-        page = app._filtered_page(store, PARENT, None, chosen, 3)
+        assert [
+            j.name for j in tuning_jobs._filtered_page(store, PARENT, None, chosen, 700)
+        ] == wanted[:700]
+        page = tuning_jobs._filtered_page(store, PARENT, None, chosen, 3)
         after = (page[-1].create_ns, page[-1].name)
-        assert [j.name for j in app._filtered_page(store, PARENT, after, chosen, 3)] == wanted[3:6]
+        assert [
+            j.name for j in tuning_jobs._filtered_page(store, PARENT, after, chosen, 3)
+        ] == wanted[3:6]
     finally:
         store.close()
 

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tunestats.emulator.filters import FilterError, parse_filter, parse_timestamp
+from tunestats.emulator.filter_fields import parse_timestamp
+from tunestats.emulator.filter_tokens import FilterError
+from tunestats.emulator.filters import parse_filter
 
 PREFIX = "projects/p/locations/us-central1/tuningJobs/"
 

@@ -1,7 +1,7 @@
 """Lifecycle: moves jobs through their states on a schedule and counts their datasets.
 
 PENDING -> RUNNING after ``Schedule.pending`` seconds; while RUNNING, the datasets are counted
-with tunestats (gs:// through gcsfs; see ``counting``) and ``tuningDataStats`` is filled; then
+with tunestats (gs:// through gcsfs; see ``datastats``) and ``tuningDataStats`` is filled; then
 SUCCEEDED once ``Schedule.running`` seconds have passed since the start (or FAILED at once when
 a dataset cannot be used, or when the count passes ``count_timeout`` seconds). At most
 ``workers`` counts run at once; a RUNNING job waits for a free one. ``cancel`` sets
@@ -9,7 +9,8 @@ CANCELLING (and stops the job's count), and ``Schedule.cancelling`` seconds late
 CANCELLED. Everything is derived from the stored documents and the clock, so a restarted
 emulator resumes every schedule where it stood (a count cut short by the restart starts again).
 
-Hands to ``app``: nothing but the changed jobs in the store; ``timestamp`` for RFC 3339 times.
+Hands to the handlers (``tuning_jobs``): nothing but the changed jobs in the store;
+``timestamp`` for RFC 3339 times.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .counting import Counted, Counter, CountTask, ThreadCounter, count_job
+from .datastats import Counted, Counter, CountTask, ThreadCounter, count_job
 from .labels import add_labels
 from .store import Job, Store
 
@@ -68,7 +69,7 @@ def nanoseconds(text: str) -> int:
 class Lifecycle:
     """A thread that advances the active jobs of a store, and the counts of their datasets.
 
-    ``count`` is a :class:`~tunestats.emulator.counting.Counter` (the emulator gives a
+    ``count`` is a :class:`~tunestats.emulator.datastats.Counter` (the emulator gives a
     ``ProcessCounter``), or a plain function of the plan, run in threads (stubs).
     """
 

@@ -22,12 +22,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .app import Service, create_app
+from .app import create_app
 from .connections import Limits
-from .counting import ProcessCounter
+from .datastats import ProcessCounter
 from .guard import HostPolicy
 from .labels import TokenizerLabels
 from .lifecycle import DEFAULT_COUNT_TIMEOUT, Lifecycle, Schedule
+from .service import Service
 from .store import Store
 
 DB_NAME = "tuning_jobs.sqlite"

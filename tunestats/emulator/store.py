@@ -2,13 +2,14 @@
 
 Jobs and operations are kept as their canonical JSON documents (see ``messages``) plus the
 columns that lists and the schedule need: the state, the tuned model, what list filters read
-(``filters.COLUMNS``) and the labels (table ``job_labels``), all indexed where a lookup needs
-it, so that a create, a list or a tick of the schedule never reads every job's document. A
-file written by an older emulator gets these columns when it is opened. Every change is one
+(``filter_fields.COLUMNS``) and the labels (table ``job_labels``), all indexed where a lookup
+needs it, so that a create, a list or a tick of the schedule never reads every job's document.
+A file written by an older emulator gets these columns when it is opened. Every change is one
 transaction under one lock, so concurrent requests neither lose nor duplicate anything; a
 restarted emulator opens the same file and finds every job as it was.
 
-Hands to ``app`` and ``lifecycle``: :class:`Job` and :class:`Operation` records.
+Hands to the handlers (``tuning_jobs``, ``operations``, ``contexts``) and ``lifecycle``:
+:class:`Job` and :class:`Operation` records.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .filters import facets, label_items
+from .filter_fields import facets, label_items
 
 SCHEMA_VERSION = 2  # PRAGMA user_version; 0: documents in jobs, no columns for lists
 # A list walks the jobs of a parent newest first, reading the columns its filter names: so jobs
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     version TEXT NOT NULL,        -- v1 or v1beta1: the API it was created through
     state TEXT,                   -- the document's state: the schedule and filters
     tuned_model TEXT,             -- tunedModel.model without @VERSION: preTunedModel, rebase
-    -- filters.COLUMNS, what list filters read, taken from the document by filters.facets
+    -- filter_fields.COLUMNS, what list filters read, taken from the document by its facets()
     f_name TEXT, f_create_ns INTEGER, f_update_ns INTEGER, f_start_ns INTEGER,
     f_end_ns INTEGER, f_display_name TEXT, f_description TEXT, f_base_model TEXT,
     PRIMARY KEY (parent, create_ns DESC, name DESC)
@@ -279,7 +280,8 @@ def _job(row: tuple[Any, ...]) -> Job:
 
 
 def _derived(doc: dict[str, Any]) -> dict[str, Any]:
-    """The columns of jobs that come from its document: the tuned model and filters.COLUMNS."""
+    """The columns of jobs that come from its document: the tuned model and
+    filter_fields.COLUMNS."""
     tuned = doc.get("tunedModel")
     model = tuned.get("model") if isinstance(tuned, dict) else None
     return {

@@ -105,7 +105,7 @@ def validate_job(
     validation = _dataset(spec, "validationDatasetUri", spec_name, allow_local_paths)
     epochs, batch_size = _hyper_parameters(spec, spec_name, model)
     _check_display_name(job.get("tunedModelDisplayName", ""))
-    _check_labels(job.get("labels", {}))  # the user's alone: app adds the emulator's after
+    _check_labels(job.get("labels", {}))  # the user's alone: tuning_jobs adds ours after
     task = "distillation" if spec_name == "distillationSpec" else "supervised"
     return JobSpec(task, model, training or "", validation, epochs, batch_size, allow_local_paths)
 

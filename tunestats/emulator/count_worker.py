@@ -1,6 +1,7 @@
-"""Worker: ``python -m tunestats.emulator.worker [FD]``, a process that counts for the emulator.
+"""Count worker: ``python -m tunestats.emulator.count_worker [FD]``, a process that counts for
+the emulator.
 
-Started by ``counting.ProcessCounter``, never by hand. Reads one JSON request per line on
+Started by ``datastats.ProcessCounter``, never by hand. Reads one JSON request per line on
 stdin (a job's plan and the tokenizer options), counts, writes one JSON reply per line
 (``tuningDataStats``, or the error that fails the job) on what was stdout; the real stdout
 goes to stderr, so nothing a library prints can garble a reply. Ignores SIGINT (a Ctrl-C
@@ -26,7 +27,7 @@ def main(argv: list[str]) -> int:
         threading.Thread(target=_exit_when_closed, args=(int(argv[1]),), daemon=True).start()
     import tunestats  # noqa: F401 - imported while the emulator's first job is PENDING
 
-    from .counting import serve_counts
+    from .datastats import serve_counts
 
     serve_counts(sys.stdin, replies)
     return 0

@@ -1,14 +1,15 @@
-"""Counting: reads a job's datasets with tunestats, in a worker process that can be stopped.
+"""Datastats: a job's ``tuningDataStats``, counted with tunestats in a worker process that can
+be stopped.
 
 A count can take long or never end: a large dataset, a Cloud Storage endpoint that does not
 answer (gcsfs retries for close to a minute), a file replaced by a FIFO after the job was
-created. So counts run in worker processes (``python -m tunestats.emulator.worker``), which the
-emulator kills when the job is cancelled, when the count passes its time limit (the job then
-FAILS with DEADLINE_EXCEEDED) and when the emulator stops; a thread could only be abandoned,
-and would keep its slot. A worker that finished a count serves the next one, its tokenizers
-and Cloud Storage session warm (a count then costs what it costs in the emulator's own
-process), for any emulator of the process; a killed one is replaced by a new one when a count
-needs it (its start takes about half a second).
+created. So counts run in worker processes (``python -m tunestats.emulator.count_worker``),
+which the emulator kills when the job is cancelled, when the count passes its time limit (the
+job then FAILS with DEADLINE_EXCEEDED) and when the emulator stops; a thread could only be
+abandoned, and would keep its slot. A worker that finished a count serves the next one, its
+tokenizers and Cloud Storage session warm (a count then costs what it costs in the emulator's
+own process), for any emulator of the process; a killed one is replaced by a new one when a
+count needs it (its start takes about half a second).
 Every count takes on the emulator's environment and working directory of the moment
 (``STORAGE_EMULATOR_HOST`` and credentials included). Workers ignore SIGINT (the emulator
 decides when a count ends), and exit by themselves when the emulator's process ends.
@@ -149,8 +150,8 @@ _idle_lock = threading.Lock()
 
 
 class ProcessCounter:
-    """Counts in worker processes (``python -m tunestats.emulator.worker``), one count at a
-    time each. A worker that finishes a count is kept for the next one (its tokenizers and
+    """Counts in worker processes (``python -m tunestats.emulator.count_worker``), one count
+    at a time each. A worker that finishes a count is kept for the next one (its tokenizers and
     Cloud Storage session stay warm), by any emulator of this process, up to
     MAX_IDLE_WORKERS; one whose count is stopped is killed, and a new one started when a
     count needs it. Each request carries the environment and working directory of the
@@ -222,7 +223,7 @@ class _Worker:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         if os.path.basename(root) not in ("site-packages", "dist-packages"):
             environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, environ.get("PYTHONPATH")]))
-        command = [sys.executable, "-m", "tunestats.emulator.worker"]
+        command = [sys.executable, "-m", "tunestats.emulator.count_worker"]
         pass_fds: tuple[int, ...] = ()
         self._alive: int | None = None
         if os.name == "posix":  # a pipe whose end in this process closes when it dies
