@@ -37,9 +37,9 @@ from .io import uris
 from .io.files import join_path, read_bytes
 from .io.sources import Range, SourceInfo, split, stat_source
 from .io.writing import write_bytes
+from .run.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 Record = dict[str, Any]
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 # --- what travels between the steps --------------------------------------------------------
@@ -427,10 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = read_summary(args.out)
     failed = [row for row in rows if row.status == "failed"]
     print(batch.table(rows))
-    print(
-        f"\n{len(rows)} datasets: {len(rows) - len(failed)} computed, {len(failed)} failed; "
-        f"summary in {join_path(args.out, batch.SUMMARY_NAME)}.jsonl and .parquet"
-    )
+    jsonl = join_path(args.out, batch.SUMMARY_NAME + ".jsonl")
+    parquet = join_path(args.out, batch.SUMMARY_NAME + ".parquet")
+    print("\n" + "\n".join(batch.summary_lines(rows, jsonl, parquet)))
     for row in failed:
         _error(row.error or row.uri)
     return EXIT_FAILED if failed else EXIT_OK

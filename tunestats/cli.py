@@ -20,14 +20,17 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .config.arguments import add_batch_arguments, add_count_options, count_options
+from .config.arguments import (
+    BATCH_JOBS_HELP,
+    add_batch_arguments,
+    add_count_options,
+    count_options,
+)
 from .present.view import package_version
+from .run.exits import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_STRICT, EXIT_USAGE
 
 if TYPE_CHECKING:
     from .present.progress import Progress
-
-EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
-EXIT_SIGINT, EXIT_SIGPIPE = 130, 141  # 128 + the signal's number, as a shell reports a kill
 
 
 PROG = "tunestats"
@@ -99,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="also write an HTML index of the datasets (DIR/index.html) and a page for each",
     )
-    add_count_options(batch)
+    add_count_options(batch, jobs_help=BATCH_JOBS_HELP)
 
     emulator = commands.add_parser(
         "emulator",
@@ -238,13 +241,13 @@ def _stats(args: argparse.Namespace) -> int:
 
         if problem := page_path_problem(args.html):  # said before counting, not after
             _error(f"--html {args.html}: cannot write: {problem}")
-            return EXIT_SOURCE
+            return EXIT_FAILED
     if args.report_json is not None:
         from .present.view import page_path_problem
 
         if problem := page_path_problem(args.report_json):  # before counting, as for --html
             _error(f"--report-json {args.report_json}: cannot write: {problem}")
-            return EXIT_SOURCE
+            return EXIT_FAILED
     progress = _progress(args)
     try:
         stats = compute(
@@ -260,10 +263,10 @@ def _stats(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except SourceError as exc:
         _error(str(exc))
-        return EXIT_SOURCE
+        return EXIT_FAILED
     except OutputError as exc:  # --write-kept or --write-dropped cannot be written
         _error(str(exc))
-        return EXIT_SOURCE
+        return EXIT_FAILED
     finally:
         if progress is not None:
             progress.close()
@@ -294,17 +297,17 @@ def _stats(args: argparse.Namespace) -> int:
         from .present.view import write_page
 
         if not _write_file("--html", args.html, write_page, stats):
-            return EXIT_SOURCE
+            return EXIT_FAILED
     if args.report_json is not None:
         from .present.report_json import write_report_json
 
         if not _write_file("--report-json", args.report_json, write_report_json, stats):
-            return EXIT_SOURCE
+            return EXIT_FAILED
 
     empty = [s.uri for _, s in sources if s.kept == 0]
     if empty:
         _error(f"no valid example in {', '.join(empty)}; see the dropped examples above")
-        return EXIT_SOURCE
+        return EXIT_FAILED
     if args.strict and (any(s.dropped for _, s in sources) or not stats.readiness.ready):
         dropped = sum(s.dropped for _, s in sources)
         rejected = len(stats.readiness.rejections)
@@ -329,7 +332,7 @@ def _html_available() -> bool:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .batch import run_batch, table
+    from .batch import run_batch, summary_lines, table
     from .config.profiles import UnknownModel
     from .io.files import first_line
     from .tokenizers import TokenizerError
@@ -351,21 +354,14 @@ def _batch(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except OSError as exc:  # DEST cannot be written
         _error(f"{args.out}: cannot write: {exc}")
-        return EXIT_SOURCE
+        return EXIT_FAILED
     finally:
         if progress is not None:
             progress.close()
     print(table(result.rows))
-    computed = sum(r.status == "computed" for r in result.rows)
-    unchanged = sum(r.status == "unchanged" for r in result.rows)
     print(
-        f"\n{len(result.rows)} datasets: {computed} computed, {unchanged} unchanged, "
-        f"{len(result.failed)} failed; summary in {result.summary_jsonl} and "
-        f"{result.summary_parquet}"
+        "\n" + "\n".join(summary_lines(result.rows, result.summary_jsonl, result.summary_parquet))
     )
-    rejected = sum(r.ready is False and r.status != "failed" for r in result.rows)
-    if rejected:
-        print(f"{rejected} of them Vertex would reject (the summary's `rejections` say why)")
     if args.html is not None:
         from .batch.pages import write_batch_html
 
@@ -373,10 +369,10 @@ def _batch(args: argparse.Namespace) -> int:
             print(f"HTML index in {write_batch_html(args.html, result.rows)}")
         except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
             _error(f"--html {args.html}: cannot write: {first_line(exc)}")
-            return EXIT_SOURCE
+            return EXIT_FAILED
     for row in result.failed:
         _error(row.error or row.uri)
-    return EXIT_SOURCE if result.failed else EXIT_OK
+    return EXIT_FAILED if result.failed else EXIT_OK
 
 
 def _emulator(args: argparse.Namespace) -> int:

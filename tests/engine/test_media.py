@@ -613,7 +613,7 @@ def test_the_emulator_reads_no_system_file_as_media(tmp_path, files):
     """With --allow-local-paths, a media path must be a regular file outside /proc, /sys and
     /dev, as a dataset must (issue 18, item 10): its contents would not be shown, but a
     device could hang a count."""
-    from tunestats.emulator.counting import count_job
+    from tunestats.emulator.datastats import count_job
     from tunestats.media import Access
 
     strict = Access(http=False, local=True, any_local_file=False)

@@ -43,6 +43,7 @@ from .records import (
     record_path,
     row_of,
     save_record,
+    summary_lines,
     table,
     write_summary,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "record_path",
     "row_of",
     "save_record",
+    "summary_lines",
     "table",
     "write_summary",
     "BatchInterrupted",

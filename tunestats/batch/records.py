@@ -365,6 +365,21 @@ def _tokenizer_cell(row: Row) -> str:
     return f"{name} ({'exact' if row.exact else 'ESTIMATE'})"
 
 
+def summary_lines(rows: list[Row], jsonl: str, parquet: str) -> list[str]:
+    """What ``tunestats batch`` and ``python -m tunestats.beam`` print under the table."""
+    computed = sum(r.status == "computed" for r in rows)
+    unchanged = sum(r.status == "unchanged" for r in rows)
+    failed = sum(r.status == "failed" for r in rows)
+    lines = [
+        f"{len(rows)} datasets: {computed} computed, {unchanged} unchanged, {failed} failed; "
+        f"summary in {jsonl} and {parquet}"
+    ]
+    rejected = sum(r.ready is False and r.status != "failed" for r in rows)
+    if rejected:
+        lines.append(f"{rejected} of them Vertex would reject (the summary's `rejections` say why)")
+    return lines
+
+
 def table(rows: list[Row]) -> str:
     """The summary as a text table for the terminal."""
     head = (

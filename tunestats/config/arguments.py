@@ -35,11 +35,22 @@ def _offered(local: bool) -> list[dataclasses.Field]:
     ]
 
 
-def add_count_options(parser: argparse.ArgumentParser, local: bool = True) -> None:
+# --jobs in a batch: datasets are counted side by side, whatever the tokenizer.
+BATCH_JOBS_HELP = (
+    "processes (default: one per core; each counts a dataset, or a range of a large one)"
+)
+
+
+def add_count_options(
+    parser: argparse.ArgumentParser, local: bool = True, jobs_help: str | None = None
+) -> None:
     """The options that decide how datasets are counted; ``local`` adds --jobs and --quiet
-    (the options of one machine, which a Beam pipeline does not take)."""
+    (the options of one machine, which a Beam pipeline does not take). ``jobs_help`` says
+    what --jobs defaults to in a command whose default differs from ``stats``'s."""
     for f in _offered(local):
         settings: dict[str, Any] = {"help": f.metadata["help"]}
+        if f.name == "jobs" and jobs_help is not None:
+            settings["help"] = jobs_help
         for key in ("choices", "metavar"):  # argparse's own settings
             if key in f.metadata:
                 settings[key] = f.metadata[key]
@@ -76,4 +87,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DEST", help="local path or gs:// URL")
 
 
-__all__ = ["Options", "add_batch_arguments", "add_count_options", "count_options", "positive_int"]
+__all__ = [
+    "BATCH_JOBS_HELP",
+    "Options",
+    "add_batch_arguments",
+    "add_count_options",
+    "count_options",
+    "positive_int",
+]

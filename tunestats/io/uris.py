@@ -64,10 +64,6 @@ def compression(uri: str) -> str | None:
     return next((name for suffix, name in COMPRESSIONS if lower.endswith(suffix)), None)
 
 
-def is_compressed(uri: str) -> bool:
-    return compression(uri) is not None
-
-
 def is_utf8(name: str) -> bool:
     """Whether a name is valid Unicode text. A file name that is not UTF-8 reaches Python with
     its bad bytes as lone surrogates (PEP 383), which UTF-8 JSON and Parquet cannot hold."""
