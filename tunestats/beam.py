@@ -1,8 +1,9 @@
 """Beam: the statistics of many datasets as an Apache Beam pipeline (the ``beam`` extra).
 
 :class:`ComputeStats` turns a PCollection of datasets (uri strings or :class:`SourceInfo`) into
-``(uri, record)`` pairs, where ``record`` is exactly the dict ``tunestats batch`` makes for the
-dataset (:func:`tunestats.batch.make_record`), or its :func:`~tunestats.batch.error_record`.
+``(uri, record)`` pairs, where ``record`` is exactly the JSON object ``tunestats batch`` writes
+for the dataset (the ``doc`` of its :class:`~tunestats.batch.Record`), or, for a dataset that
+could not be counted, its version and ``error``.
 A large uncompressed dataset is cut into byte ranges that any worker may count;
 :class:`ShardCombineFn` merges their exact accumulators back in file order, whatever order and
 grouping Beam combines them in. A dataset that fails becomes its error record; the others go on.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,12 +34,11 @@ from .counting import combine
 from .counting.accumulate import Accumulator
 from .counting.ranges import Failure, count_range
 from .io import uris
-from .io.files import join_path, read_bytes
+from .io.files import join_path
 from .io.sources import Range, SourceInfo, split, stat_source
-from .io.writing import write_bytes
 from .run.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
-Record = dict[str, Any]
+RecordDoc = dict[str, Any]  # a Record's JSON object, as ComputeStats hands it on
 
 
 # --- what travels between the steps --------------------------------------------------------
@@ -202,16 +201,16 @@ class _CountRange(_WithPlan):
 
 
 class _MakeRecord(_WithPlan):
-    def process(self, element: tuple[str, Whole]) -> Iterator[tuple[str, Record]]:
+    def process(self, element: tuple[str, Whole]) -> Iterator[tuple[str, RecordDoc]]:
         uri, counted = element
         if counted.failure is not None:
-            record = batch.error_record(counted.failure)
+            record = batch.Record.failed(counted.failure)
         else:
             try:
                 record = batch.make_record(counted.info, self.plan, counted.fmt, counted.acc)
             except Exception as exc:
-                record = batch.error_record(Failure.of(counted.info, exc))
-        yield uri, record
+                record = batch.Record.failed(Failure.of(counted.info, exc))
+        yield uri, record.doc
 
 
 class ComputeStats(beam.PTransform):
@@ -254,14 +253,10 @@ class _WriteRecord(beam.DoFn):
     def __init__(self, dest: str) -> None:
         self.dest = dest
 
-    def process(self, element: tuple[str, Record]) -> Iterator[batch.Row]:
-        uri, record = element
-        path = None
-        if "error" not in record:
-            path = batch.record_path(self.dest, uri)
-            # Idempotent: a retried bundle rewrites the same bytes.
-            write_bytes(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
-        yield batch.row_of(record, "computed", path)
+    def process(self, element: tuple[str, RecordDoc]) -> Iterator[batch.Row]:
+        _, doc = element
+        # Idempotent: a retried bundle rewrites the same bytes.
+        yield batch.save_record(self.dest, batch.Record(doc))
 
 
 class _WriteSummary(beam.DoFn):
@@ -424,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:  # nothing to count: no job to start
         batch.write_summary(args.out, [work.failed[uri] for uri in work.order])
 
-    rows = read_summary(args.out)
+    rows = batch.read_summary(args.out)
     failed = [row for row in rows if row.status == "failed"]
     print(batch.table(rows))
     jsonl = join_path(args.out, batch.SUMMARY_NAME + ".jsonl")
@@ -433,12 +428,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in failed:
         _error(row.error or row.uri)
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def read_summary(dest: str) -> list[batch.Row]:
-    """The rows of DEST/summary.jsonl."""
-    data = read_bytes(join_path(dest, batch.SUMMARY_NAME + ".jsonl"))
-    return [batch.Row(**json.loads(line)) for line in data.decode().splitlines() if line]
 
 
 if __name__ == "__main__":

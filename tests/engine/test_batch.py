@@ -279,7 +279,7 @@ def test_every_output_of_a_batch_says_how_exact_it_is(tree, tmp_path):
             {},
             "gemini:gemma3_cleaned_262144_v2.spiece.model",
             True,
-            "gemma3_cleaned_262144_v2 (exact)",
+            "gemma3 (exact)",  # the one short name of a tokenizer (tokenizers.short_name)
         ),
         (OPTIONS, "cl100k_base", False, "cl100k_base (ESTIMATE)"),
     ):

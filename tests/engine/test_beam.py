@@ -78,8 +78,8 @@ def expected(uri: str, run) -> dict:
     try:
         info = stat_source(uri)
     except SourceError as exc:
-        return batch.error_record(Failure.of(SourceInfo(uri, None), exc))
-    return batch.count_whole(info, run)
+        return batch.Record.failed(Failure.of(SourceInfo(uri, None), exc)).doc
+    return batch.count_whole(info, run).doc
 
 
 def _dataset_with_drops(n: int) -> tuple[list, list[int]]:
@@ -188,7 +188,7 @@ def test_one_failed_range_fails_its_dataset(tmp_path, monkeypatch):
     monkeypatch.setattr(beam_module, "count_range", flaky)
     records = compute([path, other], tmp_path / "out", tokenizer=TOKENIZER, shard_bytes=2048)
     failure = Failure.of(stat_source(path), OSError("connection reset"))
-    assert records[path] == batch.error_record(failure)
+    assert records[path] == batch.Record.failed(failure).doc
     assert "error" not in records[other]
 
 

@@ -17,7 +17,9 @@ values, which ``tunestats.beam`` reuses; ranges are joined by ``tunestats.counti
 as for ``stats --jobs`` and Beam.
 
 The stages, one module each: ``expand`` (SOURCE arguments to datasets), ``records`` (a dataset
-to its record, and the summary), ``run`` (the batch on a pool). This package re-exports them.
+counted, to its :class:`Record`), ``paths`` (where a record goes under DEST), ``summary`` (rows,
+the summary's files and table), ``run`` (the batch on the pool), ``pages`` (``--html``). This
+package re-exports what the CLI and Beam use.
 
 Hands to the CLI: :class:`BatchResult` (rows in input order, plus where the summary went), or
 :class:`BatchInterrupted` when SIGINT or SIGTERM stopped the batch (no summary is written then).
@@ -25,29 +27,46 @@ Hands to the CLI: :class:`BatchResult` (rows in input order, plus where the summ
 
 from __future__ import annotations
 
-from .expand import COMPRESSED_SUFFIXES, DATASET_SUFFIXES, Expansion, expand, is_dataset_name
-from .records import (
-    BATCH_SHARD_BYTES,
+from .expand import (
+    COMPRESSED_SUFFIXES,
+    DATASET_SUFFIXES,
+    Expansion,
+    expand,
+    is_dataset_name,
+)
+from .paths import (
     MAX_NAME_BYTES,
     MAX_RECORD_BYTES,
     RECORD_SUFFIX,
-    SUMMARY_NAME,
-    Row,
+    record_path,
+)
+from .records import (
+    BATCH_SHARD_BYTES,
+    RECORD_VERSION,
+    Record,
     count_whole,
     detect,
-    error_record,
     make_record,
-    no_valid_example,
     options_key,
-    record_bytes,
-    record_path,
+)
+from .run import (
+    BatchInterrupted,
+    BatchResult,
+    Finished,
+    Work,
+    run_batch,
+    work_of,
+)
+from .summary import (
+    SUMMARY_NAME,
+    Row,
+    read_summary,
     row_of,
     save_record,
     summary_lines,
     table,
     write_summary,
 )
-from .run import BatchInterrupted, BatchResult, Finished, Work, run_batch, work_of
 
 __all__ = [
     "COMPRESSED_SUFFIXES",
@@ -55,29 +74,29 @@ __all__ = [
     "Expansion",
     "expand",
     "is_dataset_name",
-    "BATCH_SHARD_BYTES",
     "MAX_NAME_BYTES",
     "MAX_RECORD_BYTES",
     "RECORD_SUFFIX",
-    "Row",
-    "SUMMARY_NAME",
+    "record_path",
+    "BATCH_SHARD_BYTES",
+    "RECORD_VERSION",
+    "Record",
     "count_whole",
     "detect",
-    "error_record",
     "make_record",
-    "no_valid_example",
     "options_key",
-    "record_bytes",
-    "record_path",
+    "SUMMARY_NAME",
+    "Row",
+    "read_summary",
     "row_of",
     "save_record",
     "summary_lines",
     "table",
     "write_summary",
     "BatchInterrupted",
-    "Work",
     "BatchResult",
     "Finished",
-    "work_of",
+    "Work",
     "run_batch",
+    "work_of",
 ]

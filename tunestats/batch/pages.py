@@ -6,7 +6,6 @@ what the records hold). Hands to the CLI and Beam: the path of ``index.html``.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -14,36 +13,39 @@ from ..io.files import join_path, read_bytes
 from ..io.writing import write_bytes
 from ..present.html import render_index, render_page
 from ..present.view import iso_time, now_iso, package_version, page_of
-from .records import RECORD_SUFFIX, record_path
+from .paths import RECORD_SUFFIX, record_path
+from .records import Record
+from .summary import Row
 
 
-def record_page_model(record: dict[str, Any]) -> dict[str, Any]:
+def record_page_model(record: Record) -> dict[str, Any]:
     """The page of one dataset of a batch, from its record alone."""
+    info, field = record.info, record.field
     source = {
-        "uri": record["uri"],
-        "generation": record.get("generation"),
-        "mtime": iso_time(record.get("mtime")),
-        "size": record.get("size"),
-        "format": record["format"],
-        "task": record["task"],
-        "model": record["model"],
+        "uri": info.uri,
+        "generation": info.generation,
+        "mtime": iso_time(info.mtime),
+        "size": info.size,
+        "format": field("format"),
+        "task": field("task"),
+        "model": field("model"),
     }
     tokenizer = {
-        "name": record["tokenizer"],
-        "exact": record["exactTokenCounts"],
-        "line": record.get("tokenizerLine", record["tokenizer"]),
-        "media": record.get("mediaLine"),
+        "name": field("tokenizer"),
+        "exact": field("exactTokenCounts"),
+        "line": field("tokenizerLine", field("tokenizer")),
+        "media": field("mediaLine"),
     }
-    return page_of(source, tokenizer, record["readiness"], record["cost"], [record["page"]])
+    return page_of(source, tokenizer, field("readiness"), field("cost"), [field("page")])
 
 
-def index_model(rows: list[tuple[Any, dict[str, Any] | None, str | None]]) -> dict[str, Any]:
+def index_model(rows: list[tuple[Row, Record | None, str | None]]) -> dict[str, Any]:
     """The index of a batch: one row per dataset, from its summary row, its record (None when
     it failed) and the relative link to its page (None when it has none)."""
     out = []
     for row, record, page in rows:
-        readiness = (record or {}).get("readiness") or {}
-        cost = (record or {}).get("cost") or {}
+        readiness = (record.field("readiness") if record else None) or {}
+        cost = (record.field("cost") if record else None) or {}
         out.append(
             {
                 "uri": row.uri,
@@ -87,13 +89,13 @@ def common_folder(uris: list[str]) -> str:
     return folder
 
 
-def write_batch_html(folder: str, rows: list[Any]) -> str:
+def write_batch_html(folder: str, rows: list[Row]) -> str:
     """Write ``folder/index.html`` and a page per counted dataset (from its record, under
     ``folder/pages/``, named as the records are); return the index's path."""
-    entries: list[tuple[Any, dict[str, Any] | None, str | None]] = []
+    entries: list[tuple[Row, Record | None, str | None]] = []
     for row in rows:
-        record = json.loads(read_bytes(row.record)) if row.record is not None else None
-        if record is None or "page" not in record:  # failed, or made before pages existed
+        record = Record.from_bytes(read_bytes(row.record)) if row.record is not None else None
+        if record is None or record.field("page") is None:  # failed, or made before pages
             entries.append((row, record, None))
             continue
         relative = record_path("pages", row.uri).removesuffix(RECORD_SUFFIX) + ".html"

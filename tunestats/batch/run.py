@@ -12,7 +12,6 @@ Hands to the CLI: :class:`BatchResult` (rows in input order, plus where the summ
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import threading
@@ -39,19 +38,9 @@ from ..run.pool import (
     worker_report,
 )
 from .expand import Expansion, expand_one, without_outputs
-from .records import (
-    RECORD_VERSION,
-    Row,
-    count_whole,
-    detect,
-    error_record,
-    make_record,
-    options_key,
-    record_path,
-    row_of,
-    save_record,
-    write_summary,
-)
+from .paths import record_path
+from .records import Record, count_whole, detect, make_record
+from .summary import Row, row_of, save_record, write_summary
 
 
 @dataclass
@@ -152,7 +141,7 @@ def run_batch(
                 else:
                     todo.append(info)
 
-            def finished(info: SourceInfo, record: dict[str, Any]) -> None:
+            def finished(info: SourceInfo, record: Record) -> None:
                 rows[info.uri] = save_record(dest, record)
 
             jobs = plan.options.jobs or os.cpu_count() or 1
@@ -210,22 +199,16 @@ def _fail(work: Work, key: str, error: str) -> None:
     work.failed[key] = Row(uri=uris.shown(key), status="failed", error=uris.shown(error))
 
 
-def _reusable(dest: str, info: SourceInfo, plan: Plan) -> dict[str, Any] | None:
+def _reusable(dest: str, info: SourceInfo, plan: Plan) -> Record | None:
     """The record under DEST when it is for this dataset, this version and these options."""
     try:
-        record = json.loads(read_bytes(record_path(dest, info.uri)))
-        kept = SourceInfo(info.uri, record["size"], record["generation"], record["mtime"])
-        same = record["uri"] == info.uri and kept.same_version(info)
+        record = Record.from_bytes(read_bytes(record_path(dest, info.uri)))
+        return record if record.reusable_for(info, plan) else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not same or record.get("options") != options_key(plan):
-        return None
-    if record.get("recordVersion") != RECORD_VERSION:  # made by another tunestats
-        return None
-    return record
 
 
-Finished = Callable[[SourceInfo, dict[str, Any]], None]
+Finished = Callable[[SourceInfo, Record], None]
 
 
 def _count_all(
@@ -315,7 +298,7 @@ class _Scheduler:
             outcome = Failure.of(info, exc)
         if isinstance(outcome, Failure):  # the first error settles the dataset
             if info.uri not in self.done:
-                self._finish(info, error_record(outcome))
+                self._finish(info, Record.failed(outcome))
         elif kind == "whole":
             self._finish(info, outcome)
         elif kind == "detect":
@@ -333,7 +316,7 @@ class _Scheduler:
                 fmt = self.formats[info.uri]
                 self._finish(info, make_record(info, self.plan, fmt, acc))
 
-    def _finish(self, info: SourceInfo, record: dict[str, Any]) -> None:
+    def _finish(self, info: SourceInfo, record: Record) -> None:
         self.done.add(info.uri)
         self.shards.pop(info.uri, None)
         self.finished(info, record)
@@ -341,7 +324,7 @@ class _Scheduler:
             self.progress.advance(_label(len(self.done), len(self.todo)), len(self.done))
 
 
-def _whole_task(info: SourceInfo) -> dict[str, Any]:
+def _whole_task(info: SourceInfo) -> Record:
     return count_whole(info, worker_plan(), worker_report())
 
 
