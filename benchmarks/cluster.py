@@ -68,6 +68,7 @@ class Timed:
     cluster_pss: int = 0
     error: str | None = None
     equal: bool | None = None  # Beam: records and summary equal the batch's
+    load: float = 0.0  # the 1-minute load average when it ended: this machine is shared
 
 
 class _ClusterSampler(threading.Thread):
@@ -123,9 +124,10 @@ def run_dask(
     data: Path, out: Path, work: Path, workers: int, module: str, extra: Sequence[str]
 ) -> Timed:
     name = f"dask {workers} worker{'s' if workers > 1 else ''}"
-    with DaskCluster(
-        work / f"cluster-{workers}", workers=workers, memory_limit=WORKER_MEMORY
-    ).start(timeout=120) as cluster:
+    cluster = DaskCluster(
+        work / f"cluster-{workers}", workers=workers, memory_limit=WORKER_MEMORY, cwd=work
+    )
+    with cluster.start(timeout=120):
         command = [sys.executable, "-m", module, str(data), "--out", str(out), *TOKENIZER]
         # As the issue has users call it: Dask's own options, given to the command as they are.
         command += ["--runner", "DaskRunner", "--dask_client_address", cluster.address, *extra]
@@ -179,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="tunestats-cluster-", dir=args.dir))
+    work = Path(tempfile.mkdtemp(prefix="tunestats-cluster-", dir=args.dir)).resolve()
+    here = os.getcwd()
+    # Every command and worker starts in the temporary folder, not in a checkout: they import
+    # the installed tunestats (or, through PYTHONPATH, the copy --beam-module names).
+    os.chdir(work)
     try:
         data = work / "data"
         data.mkdir()
@@ -199,19 +205,21 @@ def main(argv: list[str] | None = None) -> int:
         for jobs in args.jobs:
             out = work / f"batch-{jobs}"
             results.append(run_batch(data, out, jobs))
+            results[-1].load = os.getloadavg()[0]
             reference = reference or (out if results[-1].error is None else None)
         for workers in args.workers:
             out = work / f"dask-{workers}"
             timed = run_dask(
                 data, out, work, workers, args.beam_module, shlex.split(args.beam_args)
             )
+            timed.load = os.getloadavg()[0]
             if timed.error is None and reference is not None:
                 timed.equal = same_as_batch(reference, out)
             results.append(timed)
 
         print(
             f"{'path':<16} {'seconds':>8} {'datasets/s':>10} {'MB/s':>6} {'peak RSS':>9} "
-            f"{'peak PSS':>9} {'cluster RSS':>11} {'cluster PSS':>11}  same as batch"
+            f"{'peak PSS':>9} {'cluster RSS':>11} {'cluster PSS':>11} {'load':>5}  same as batch"
         )
         for r in results:
             if r.error is not None:
@@ -221,10 +229,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{r.name:<16} {r.seconds:>8.1f} {len(paths) / r.seconds:>10.1f} "
                 f"{stored / r.seconds / 1e6:>6.1f} {_mb(r.peak_rss):>9} {_mb(r.peak_pss):>9} "
-                f"{_mb(r.cluster_rss):>11} {_mb(r.cluster_pss):>11}  {same}"
+                f"{_mb(r.cluster_rss):>11} {_mb(r.cluster_pss):>11} {r.load:>5.1f}  {same}"
             )
         failed = any(r.error is not None or r.equal is False for r in results)
     finally:
+        os.chdir(here)
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 

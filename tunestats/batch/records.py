@@ -113,7 +113,7 @@ class Record:
         return f"{self.uri}: no valid example ({summary['dropped']} dropped; first: {reasons[0]})"
 
 
-# --- counting, one dataset or one range at a time ------------------------------------------
+# --- counting a dataset: whole, or its format for its ranges; its record --------------------------
 
 
 def options_key(plan: Plan) -> dict[str, Any]:

@@ -54,7 +54,7 @@ class BatchResult:
         return [row for row in self.rows if row.status == "failed"]
 
 
-# --- finding datasets ----------------------------------------------------------------------
+# --- stopping a batch: SIGINT and SIGTERM ---------------------------------------------------------
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -100,6 +100,9 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+# --- the batch ------------------------------------------------------------------------------------
 
 
 def run_batch(
@@ -153,6 +156,9 @@ def run_batch(
     ordered = [rows[uri] for uri in work.order]
     jsonl, parquet = write_summary(dest, ordered)
     return BatchResult(ordered, jsonl, parquet)
+
+
+# --- finding datasets -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -209,6 +215,9 @@ def _reusable(dest: str, info: SourceInfo, plan: Plan) -> Record | None:
 
 
 Finished = Callable[[SourceInfo, Record], None]
+
+
+# --- counting on the pool -------------------------------------------------------------------------
 
 
 def _count_all(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..config.plan import Plan
 from ..io.files import SourceError
 from ..io.lines import read_blocks
-from ..io.outputs import shard_sink
+from ..io.outputs import range_sink
 from ..io.sources import Range, SourceInfo
 from .accumulate import Accumulator
 from .blocks import accumulate_blocks
@@ -42,7 +42,7 @@ def count_range(
     )
     if parts is None:
         return accumulate_blocks(blocks, fmt, plan, report)
-    with shard_sink(parts) as sink:
+    with range_sink(parts) as sink:
         return accumulate_blocks(blocks, fmt, plan, report, sink)
 
 

@@ -148,7 +148,7 @@ def _same_file_key(path: str) -> str:
 
 
 @contextlib.contextmanager
-def shard_sink(paths: tuple[str | None, str | None]) -> Iterator[LineSink]:
+def range_sink(paths: tuple[str | None, str | None]) -> Iterator[LineSink]:
     """A shard's sink on its local part files (see :meth:`Outputs.parts`)."""
     kept_path, dropped_path = paths
     with contextlib.ExitStack() as stack:

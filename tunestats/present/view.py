@@ -242,7 +242,7 @@ def write_page(path: str, stats: Stats) -> None:
     write_bytes(path, render_page(page_model(stats)).encode("utf-8"))
 
 
-# --- batch ----------------------------------------------------------------------------------
+# --- what a batch record adds ---------------------------------------------------------------------
 
 
 def record_views(stats: Stats) -> dict[str, Any]:
