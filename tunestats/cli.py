@@ -46,6 +46,49 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{PROG}: error: {message}\n")
 
 
+# The options of ``stats`` alone (the counting options come from the option table).
+_STATS_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--json", {"action": "store_true", "help": "print only the JSON document"}),
+    (
+        "--strict",
+        {
+            "action": "store_true",
+            "help": "exit 3 if any example is dropped or Vertex would reject the job",
+        },
+    ),
+    (
+        "--html",
+        {"metavar": "PATH", "help": "also write the report as one self-contained HTML page"},
+    ),
+    (
+        "--report-json",
+        {
+            "metavar": "PATH",
+            "help": "also write everything the report shows as one JSON object "
+            "(docs/REPORT_JSON.md)",
+        },
+    ),
+    (
+        "--write-kept",
+        {
+            "metavar": "PATH",
+            "help": "write the kept lines of the training set, byte for byte: a file to submit",
+        },
+    ),
+    (
+        "--write-dropped",
+        {
+            "metavar": "PATH",
+            "help": "write each dropped line with its line number, code and reason, as JSONL",
+        },
+    ),
+    (
+        "--buckets",
+        {"action": "store_true", "help": "show each histogram's bucket edges and counts"},
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description="Vertex AI tuning dataset statistics (tuningDataStats)."
@@ -60,33 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("source", help="a path, - for stdin, or any fsspec URL (gs://...)")
     stats.add_argument("--validation", metavar="SOURCE", help="validation dataset")
     add_count_options(stats)
-    stats.add_argument("--json", action="store_true", help="print only the JSON document")
-    stats.add_argument(
-        "--strict",
-        action="store_true",
-        help="exit 3 if any example is dropped or Vertex would reject the job",
-    )
-    stats.add_argument(
-        "--html", metavar="PATH", help="also write the report as one self-contained HTML page"
-    )
-    stats.add_argument(
-        "--report-json",
-        metavar="PATH",
-        help="also write everything the report shows as one JSON object (docs/REPORT_JSON.md)",
-    )
-    stats.add_argument(
-        "--write-kept",
-        metavar="PATH",
-        help="write the kept lines of the training set, byte for byte: a file to submit",
-    )
-    stats.add_argument(
-        "--write-dropped",
-        metavar="PATH",
-        help="write each dropped line with its line number, code and reason, as JSONL",
-    )
-    stats.add_argument(
-        "--buckets", action="store_true", help="show each histogram's bucket edges and counts"
-    )
+    for flag, settings in _STATS_FLAGS:
+        stats.add_argument(flag, **settings)
 
     batch = commands.add_parser(
         "batch",

@@ -24,7 +24,14 @@ from ..counting.accumulate import Distribution, MediaSummary
 from ..job.document import step_count
 from ..job.results import SourceStats, Stats
 from .text import dataset_media, media_line, tokenizer_line, uncounted_text
-from .view import cost_view, drop_groups_view, iso_time, package_version, readiness_view
+from .view import (
+    cost_view,
+    counts_view,
+    drop_groups_view,
+    iso_time,
+    package_version,
+    readiness_view,
+)
 
 VERSION = 1
 
@@ -93,13 +100,7 @@ def dataset_json(name: str, source: SourceStats, stats: Stats) -> dict[str, Any]
         "generation": info.generation if info else None,
         "modified": iso_time(info.mtime) if info else None,
         "size": info.size if info else None,
-        "lines": r.lines,
-        "kept": r.examples,
-        "dropped": r.dropped,
-        "blank": r.blank,
-        "characters": r.characters,
-        "billableCharacters": r.billable_characters,
-        "billableTokens": r.billable_tokens,
+        **counts_view(r),
         "billableTokensAllEpochs": r.billable_tokens * epochs if epochs else None,
         "steps": step_count(r.examples, stats.epochs, stats.batch_size) if training else None,
         "distributions": distributions,

@@ -83,6 +83,19 @@ def drop_groups_view(result: DatasetResult) -> list[dict[str, Any]]:
     ]
 
 
+def counts_view(r: DatasetResult) -> dict[str, int]:
+    """A dataset's lines and characters, and its billable tokens, as every output names them."""
+    return {
+        "lines": r.lines,
+        "kept": r.examples,
+        "dropped": r.dropped,
+        "blank": r.blank,
+        "characters": r.characters,
+        "billableCharacters": r.billable_characters,
+        "billableTokens": r.billable_tokens,
+    }
+
+
 def dataset_view(name: str, source: SourceStats, stats: Stats) -> dict[str, Any]:
     r = source.result
     training = source is stats.training
@@ -91,13 +104,7 @@ def dataset_view(name: str, source: SourceStats, stats: Stats) -> dict[str, Any]
         "name": name,
         "uri": source.uri,
         "format": source.format,
-        "lines": r.lines,
-        "kept": r.examples,
-        "dropped": r.dropped,
-        "blank": r.blank,
-        "characters": r.characters,
-        "billableCharacters": r.billable_characters,
-        "billableTokens": r.billable_tokens,
+        **counts_view(r),
         "images": r.images,
         "mediaParts": r.media.total,
         "mediaTokens": r.media.tokens,
