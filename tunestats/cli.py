@@ -339,12 +339,10 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _html_available() -> bool:
     """Whether the HTML report's extra is installed (said before counting, not after)."""
-    import importlib.util
+    from .present.html import missing_extra
 
-    if importlib.util.find_spec("jinja2") is None:
-        from .present.html import MISSING_EXTRA
-
-        _error(f"--html: {MISSING_EXTRA}")
+    if missing := missing_extra():
+        _error(f"--html: {missing}")
         return False
     return True
 

@@ -22,7 +22,7 @@ import apache_beam as beam  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import tunestats.beam as beam_module  # noqa: E402
+import tunestats.beam.transforms as beam_module  # noqa: E402
 from tests.conftest import CORPUS, write_jsonl  # noqa: E402
 from tunestats import batch  # noqa: E402
 from tunestats.beam import (  # noqa: E402

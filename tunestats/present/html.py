@@ -68,6 +68,15 @@ from typing import Any
 
 MISSING_EXTRA = "the HTML report needs its extra: pip install 'tunestats[html]'"
 
+
+def missing_extra() -> str | None:
+    """What to install for the HTML report, or None when it can be written (said before a
+    run counts anything, not after)."""
+    import importlib.util
+
+    return MISSING_EXTRA if importlib.util.find_spec("jinja2") is None else None
+
+
 # SVG geometry, in viewBox units (the SVG scales to its column; text scales with it).
 WIDTH = 480
 MARGIN_X = 8
