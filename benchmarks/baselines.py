@@ -163,6 +163,12 @@ def texts_of(record: dict[str, Any]) -> Texts:
     return inputs, outputs, len(messages) - leading_system
 
 
+def load_records(path: str) -> list[dict[str, Any]]:
+    """What the notebook and the cookbooks do first: ``json.loads`` every line into one list."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def distribution(values: np.ndarray) -> dict[str, Any]:
     """SPEC §3, as tunestats computes it, from numpy's sum, min, max, mean and sort.
 
@@ -236,8 +242,7 @@ def genai(path: str) -> dict[str, Any]:
     try:
         tokenizer = genai_tokenizer(folder)
         start = time.perf_counter()
-        with open(path, encoding="utf-8") as f:
-            dataset = [json.loads(line) for line in f if line.strip()]
+        dataset = load_records(path)
         inputs, outputs, messages = [], [], []
         for example in dataset:
             contents = [types.Content.model_validate(c) for c in example["contents"]]
@@ -333,8 +338,7 @@ def cookbook(path: str) -> dict[str, Any]:
 
     enc = tiktoken_encoding(ENCODING)
     start = time.perf_counter()
-    with open(path, encoding="utf-8") as f:
-        dataset = [json.loads(line) for line in f if line.strip()]
+    dataset = load_records(path)
     inputs, outputs, messages = [], [], []
     for record in dataset:
         ins, outs, count = texts_of(record)

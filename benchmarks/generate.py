@@ -302,6 +302,16 @@ def _string_schema(description: str, **extra: Any) -> dict[str, Any]:
     return {"type": "string", "description": description, **extra}
 
 
+def _object_schema(
+    properties: dict[str, Any], required: list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An object schema; ``extra`` fields (title, description) come before its properties."""
+    schema = {"type": "object", **extra, "properties": properties}
+    if required is not None:
+        schema["required"] = required
+    return schema
+
+
 # Fixed declarations, shared by every seed: the tools of a record are 1 to 3 of them. Between
 # them they use every schema field google-genai's LocalTokenizer counts (format, description,
 # enum, required, properties, items, example) and some it does not (type, title, default).
@@ -309,39 +319,34 @@ FUNCTION_DECLARATIONS: list[dict[str, Any]] = [
     {
         "name": "get_weather_forecast",
         "description": "Get the weather forecast for a city for the next few days.",
-        "parameters": {
-            "type": "object",
-            "properties": {
+        "parameters": _object_schema(
+            {
                 "city": _string_schema("The city name, for example Zurich or Osaka."),
                 "days": {"type": "integer", "description": "How many days, 1 to 10.", "default": 3},
                 "unit": _string_schema("Temperature unit.", enum=["celsius", "fahrenheit"]),
             },
-            "required": ["city"],
-        },
-        "response": {
-            "type": "object",
-            "properties": {
+            ["city"],
+        ),
+        "response": _object_schema(
+            {
                 "forecast": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
+                    "items": _object_schema(
+                        {
                             "date": _string_schema("Day of the forecast.", format="date"),
                             "temperature": {"type": "number"},
                             "summary": _string_schema("One line about the weather."),
-                        },
-                    },
+                        }
+                    ),
                 }
-            },
-        },
+            }
+        ),
     },
     {
         "name": "search_orders",
         "description": "Search the customer's orders by status and date range.",
-        "parameters": {
-            "type": "object",
-            "title": "OrderQuery",
-            "properties": {
+        "parameters": _object_schema(
+            {
                 "customer_id": _string_schema("The customer's account id.", example="C-10442"),
                 "status": _string_schema(
                     "Order status.", enum=["open", "shipped", "delivered", "cancelled"]
@@ -349,54 +354,51 @@ FUNCTION_DECLARATIONS: list[dict[str, Any]] = [
                 "since": _string_schema("Earliest order date.", format="date"),
                 "limit": {"type": "integer", "description": "At most this many orders."},
             },
-            "required": ["customer_id", "status"],
-        },
+            ["customer_id", "status"],
+            title="OrderQuery",
+        ),
     },
     {
         "name": "create_invoice",
         "description": "Create an invoice for an account with one or more line items.",
-        "parameters": {
-            "type": "object",
-            "properties": {
+        "parameters": _object_schema(
+            {
                 "account": _string_schema("Account to bill."),
                 "currency": _string_schema("ISO 4217 code.", enum=["EUR", "USD", "JPY", "CHF"]),
                 "items": {
                     "type": "array",
                     "description": "The line items.",
-                    "items": {
-                        "type": "object",
-                        "properties": {
+                    "items": _object_schema(
+                        {
                             "description": _string_schema("What is billed."),
                             "quantity": {"type": "integer"},
                             "unit_price": {"type": "number", "format": "double"},
                         },
-                        "required": ["description", "quantity"],
-                    },
+                        ["description", "quantity"],
+                    ),
                 },
                 "send_email": {"type": "boolean", "description": "Mail it to the customer."},
             },
-            "required": ["account", "items"],
-        },
+            ["account", "items"],
+        ),
     },
     {
         "name": "run_sql_query",
         "description": "Run a read-only SQL query on the analytics warehouse.",
-        "parameters": {
-            "type": "object",
-            "properties": {
+        "parameters": _object_schema(
+            {
                 "query": _string_schema("The SQL statement."),
                 "dataset": _string_schema("Dataset to query.", enum=["sales", "events", "ops"]),
                 "max_rows": {"type": "integer", "format": "int32"},
             },
-            "required": ["query"],
-        },
+            ["query"],
+        ),
     },
     {
         "name": "lookup_patient_record",
         "description": "Look up a patient's record by id; returns symptoms and treatments.",
-        "parameters": {
-            "type": "object",
-            "properties": {
+        "parameters": _object_schema(
+            {
                 "patient_id": _string_schema("The patient's id."),
                 "fields": {
                     "type": "array",
@@ -406,56 +408,49 @@ FUNCTION_DECLARATIONS: list[dict[str, Any]] = [
                     ),
                 },
             },
-            "required": ["patient_id"],
-        },
+            ["patient_id"],
+        ),
     },
     {
         "name": "translate_text",
         "description": "Translate a text into another language, keeping its formatting.",
-        "parameters": {
-            "type": "object",
-            "properties": {
+        "parameters": _object_schema(
+            {
                 "text": _string_schema("The text to translate."),
                 "target_language": _string_schema("Language code.", enum=["en", "ja", "zh", "ko"]),
                 "formal": {"type": "boolean"},
             },
-            "required": ["text", "target_language"],
-        },
+            ["text", "target_language"],
+        ),
     },
     {
         "name": "schedule_meeting",
         "description": "Schedule a meeting with attendees at a given time.",
-        "parameters": {
-            "type": "object",
-            "properties": {
+        "parameters": _object_schema(
+            {
                 "title": _string_schema("Meeting title."),
                 "start": _string_schema("Start time.", format="date-time"),
                 "duration_minutes": {"type": "integer", "default": 30},
                 "attendees": {"type": "array", "items": _string_schema("An e-mail address.")},
-                "location": {
-                    "type": "object",
-                    "description": "Where the meeting is.",
-                    "properties": {
-                        "room": _string_schema("Room name."),
-                        "city": _string_schema("City."),
-                    },
-                },
+                "location": _object_schema(
+                    {"room": _string_schema("Room name."), "city": _string_schema("City.")},
+                    description="Where the meeting is.",
+                ),
             },
-            "required": ["title", "start", "attendees"],
-        },
+            ["title", "start", "attendees"],
+        ),
     },
     {
         "name": "get_exchange_rate",
         "description": "The exchange rate between two currencies on a date.",
-        "parameters": {
-            "type": "object",
-            "properties": {
+        "parameters": _object_schema(
+            {
                 "base": _string_schema("From this currency.", enum=["EUR", "USD", "JPY"]),
                 "quote": _string_schema("To this currency.", enum=["EUR", "USD", "JPY"]),
                 "date": _string_schema("The date.", format="date"),
             },
-            "required": ["base", "quote"],
-        },
+            ["base", "quote"],
+        ),
     },
 ]
 

@@ -19,6 +19,11 @@ def turn(role: str, text: str = "x") -> dict:
     return {"role": role, "parts": [{"text": text}]}
 
 
+def messages(*pairs: tuple[str, str]) -> bytes:
+    """A line of a messages format (gemini-messages, openai-chat): (role, content) pairs."""
+    return json.dumps({"messages": [{"role": r, "content": c} for r, c in pairs]}).encode()
+
+
 OK = {"contents": [turn("user"), turn("model")]}
 
 # (format, the line, the code it must get)
@@ -42,11 +47,7 @@ CASES = [
     ),
     ("gemini", b'{"contents": [{"role": "user", "parts": [{"text": "Yes, True"}]}', "not-json"),
     ("gemini", b'    "a",', "pretty-printed"),
-    (
-        "gemini",
-        json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(),
-        "other-format",
-    ),
+    ("gemini", messages(("user", "x")), "other-format"),
     ("gemini", json.dumps({"foo": 1}).encode(), "no-format"),
     ("gemini", json.dumps({"contents": None}).encode(), "missing-field"),
     ("gemini", json.dumps({"contents": []}).encode(), "missing-field"),
@@ -130,47 +131,13 @@ CASES = [
     ),
     (
         "gemini-messages",
-        json.dumps(
-            {
-                "messages": [
-                    {"role": "user", "content": "a"},
-                    {"role": "system", "content": "b"},
-                    {"role": "model", "content": "c"},
-                ]
-            }
-        ).encode(),
+        messages(("user", "a"), ("system", "b"), ("model", "c")),
         "system-not-first",
     ),
-    (
-        "gemini-messages",
-        json.dumps({"messages": [{"role": "user", "content": "a"}]}).encode(),
-        "no-model-turn",
-    ),
-    (
-        "openai-chat",
-        json.dumps({"messages": [{"role": "user", "content": "a"}]}).encode(),
-        "no-model-turn",
-    ),
-    (
-        "openai-chat",
-        json.dumps(
-            {"messages": [{"role": "user", "content": "a"}, {"role": "model", "content": "b"}]}
-        ).encode(),
-        "role-model",
-    ),
-    (
-        "openai-chat",
-        json.dumps(
-            {
-                "messages": [
-                    {"role": "user", "content": "a"},
-                    {"role": "assistant", "content": "b"},
-                    {"role": "bot", "content": "c"},
-                ]
-            }
-        ).encode(),
-        "bad-role",
-    ),
+    ("gemini-messages", messages(("user", "a")), "no-model-turn"),
+    ("openai-chat", messages(("user", "a")), "no-model-turn"),
+    ("openai-chat", messages(("user", "a"), ("model", "b")), "role-model"),
+    ("openai-chat", messages(("user", "a"), ("assistant", "b"), ("bot", "c")), "bad-role"),
     ("palm", json.dumps({"input_text": "a"}).encode(), "missing-field"),
     (
         "gemini",

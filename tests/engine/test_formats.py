@@ -24,6 +24,11 @@ def supervised(stats) -> dict:
     return stats.to_dict()["supervisedTuningDataStats"]
 
 
+def chat(*messages: tuple[str, str]) -> dict:
+    """A messages record (gemini-messages, openai-chat) of plain (role, content) messages."""
+    return {"messages": [{"role": role, "content": content} for role, content in messages]}
+
+
 def only_example(doc: dict) -> tuple[int, int, int]:
     """(input sum, output sum, messages sum) of a one-example dataset."""
     return (
@@ -91,15 +96,9 @@ def test_unicode_whitespace_is_not_billable(jsonl):
 
 
 def test_gemini_messages_quantities(jsonl, cl100k):
-    record = {
-        "messages": [
-            {"role": "system", "content": "sys"},
-            {"role": "user", "content": "q1"},
-            {"role": "model", "content": "a1"},
-            {"role": "user", "content": "q2"},
-            {"role": "model", "content": "a2"},
-        ]
-    }
+    record = chat(
+        ("system", "sys"), ("user", "q1"), ("model", "a1"), ("user", "q2"), ("model", "a2")
+    )
     doc = supervised(tunestats.compute(str(jsonl([record])), tokenizer="cl100k_base"))
     assert only_example(doc) == (
         cl100k("sys") + cl100k("q1") + cl100k("q2"),
@@ -342,15 +341,6 @@ MESSAGES_INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("row", "fragment"), MESSAGES_INVALID)
-def test_gemini_messages_rules(jsonl, row, fragment):
-    good = {"messages": [{"role": "user", "content": "q"}, {"role": "model", "content": "a"}]}
-    stats = tunestats.compute(str(jsonl([good, row])), tokenizer="cl100k_base")
-    assert stats.training.format == "gemini-messages"
-    (reason,) = supervised(stats)["droppedExampleReasons"]
-    assert reason.startswith("line 2: ") and fragment in reason
-
-
 OPENAI_INVALID = [
     (
         {"messages": [{"role": "user", "content": "a"}, {"role": "model", "content": "b"}]},
@@ -382,25 +372,27 @@ OPENAI_INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("row", "fragment"), OPENAI_INVALID)
-def test_openai_rules(jsonl, row, fragment):
-    good = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+ANSWER_ROLE = {"gemini-messages": "model", "openai-chat": "assistant"}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "row", "fragment"),
+    [("gemini-messages", *case) for case in MESSAGES_INVALID]
+    + [("openai-chat", *case) for case in OPENAI_INVALID],
+)
+def test_messages_format_rules(jsonl, fmt, row, fragment):
+    """A bad second line of a gemini-messages or openai-chat file is dropped with its reason."""
+    good = chat(("user", "q"), (ANSWER_ROLE[fmt], "a"))
     stats = tunestats.compute(str(jsonl([good, row])), tokenizer="cl100k_base")
-    assert stats.training.format == "openai-chat"
+    assert stats.training.format == fmt
     (reason,) = supervised(stats)["droppedExampleReasons"]
     assert reason.startswith("line 2: ") and fragment in reason
 
 
 def test_openai_allows_consecutive_roles_and_late_system(jsonl):
-    row = {
-        "messages": [
-            {"role": "user", "content": "a"},
-            {"role": "user", "content": "b"},
-            {"role": "system", "content": "c"},
-            {"role": "assistant", "content": "d"},
-            {"role": "assistant", "content": "e"},
-        ]
-    }
+    row = chat(
+        ("user", "a"), ("user", "b"), ("system", "c"), ("assistant", "d"), ("assistant", "e")
+    )
     doc = supervised(tunestats.compute(str(jsonl([row])), tokenizer="cl100k_base"))
     assert doc["tuningDatasetExampleCount"] == "1"
     assert doc["userMessagePerExampleDistribution"]["sum"] == "5"

@@ -201,18 +201,24 @@ CRAFTED = (
 )
 
 
-def crafted_run(tmp_path: Path, **options) -> tuple[tunestats.Stats, bytes, list[dict]]:
-    src = tmp_path / "crafted.jsonl"
-    src.write_bytes(CRAFTED)
-    kept, dropped = tmp_path / "kept.jsonl", tmp_path / "dropped.jsonl"
+def run_writing(src: Path, out: Path, limit: int, **options) -> tuple[tunestats.Stats, Path, Path]:
+    """Counts ``src`` with this token limit, writing kept.jsonl and dropped.jsonl into ``out``."""
+    kept, dropped = out / "kept.jsonl", out / "dropped.jsonl"
     stats = tunestats.compute(
         str(src),
         write_kept=str(kept),
         write_dropped=str(dropped),
-        max_tokens_per_example=50,
+        max_tokens_per_example=limit,
         **FAST,
         **options,
     )
+    return stats, kept, dropped
+
+
+def crafted_run(tmp_path: Path, **options) -> tuple[tunestats.Stats, bytes, list[dict]]:
+    src = tmp_path / "crafted.jsonl"
+    src.write_bytes(CRAFTED)
+    stats, kept, dropped = run_writing(src, tmp_path, 50, **options)
     return stats, kept.read_bytes(), records(dropped)
 
 
@@ -346,15 +352,7 @@ def big_source(tmp_path_factory) -> Path:
 
 def big_run(src: Path, out: Path, **options) -> tuple[tunestats.Stats, bytes, bytes]:
     out.mkdir()
-    kept, dropped = out / "kept.jsonl", out / "dropped.jsonl"
-    stats = tunestats.compute(
-        str(src),
-        write_kept=str(kept),
-        write_dropped=str(dropped),
-        max_tokens_per_example=150,
-        **FAST,
-        **options,
-    )
+    stats, kept, dropped = run_writing(src, out, 150, **options)
     return stats, kept.read_bytes(), dropped.read_bytes()
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import CORPUS
 from tests.support.gcs import DenyAll, serving
+from tests.support.oracle import figures
 from tunestats.cli import main
 from tunestats.counting.accumulate import Distribution, DropGroup, MediaSummary, UncountedMedia
 from tunestats.formats.drops import KINDS
@@ -183,33 +184,6 @@ PAIRS = [
 ]
 
 
-def by_hand(values: list[int]) -> dict:
-    """SPEC §3's figures and buckets, worked out from the values."""
-    v = sorted(values)
-    n, lo, hi = len(v), v[0], v[-1]
-    if lo == hi:
-        edges = [(lo, hi)]
-    else:
-        width = hi - lo + 1
-        lefts = [lo + math.ceil(i * width / 6) for i in range(6)]
-        edges = list(zip(lefts, [left - 1 for left in lefts[1:]] + [hi]))
-    buckets = []
-    for left, right in edges:
-        count = sum(left <= x <= right for x in v)
-        if right >= left and count:
-            buckets.append({"count": count, "left": left, "right": right})
-    return {
-        "sum": sum(v),
-        "min": lo,
-        "p5": v[math.floor(0.05 * n)],  # rank floor(q n) + 1
-        "median": v[math.ceil(n / 2) - 1],
-        "mean": sum(v) / n,
-        "p95": v[math.floor(0.95 * n)],
-        "max": hi,
-        "buckets": buckets,
-    }
-
-
 def test_a_small_dataset_by_hand(capsys, tmp_path, jsonl, cl100k):
     rows: list = [{"prompt": p, "completion": c} for p, c in PAIRS]
     rows.insert(2, "")  # line 3: blank
@@ -248,9 +222,9 @@ def test_a_small_dataset_by_hand(capsys, tmp_path, jsonl, cl100k):
     assert ds["billableTokensAllEpochs"] == 2 * ds["billableTokens"]
     assert ds["steps"] == 2 * math.ceil(4 / 3) == 4
     assert ds["distributions"] == {
-        "inputTokens": by_hand(inputs),
-        "outputTokens": by_hand(outputs),
-        "messagesPerExample": by_hand([2, 2, 2, 2]),
+        "inputTokens": figures(inputs),
+        "outputTokens": figures(outputs),
+        "messagesPerExample": figures([2, 2, 2, 2]),
     }
     assert ds["droppedByCode"] == {"not-json": 1}
     (group,) = ds["dropGroups"]

@@ -20,6 +20,7 @@ import json
 import pickle
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,20 @@ def tiny_sentencepiece(model_type: str = "unigram") -> bytes:
         minloglevel=2,
     )
     return writer.getvalue()
+
+
+def longer_run(strategy: st.SearchStrategy, max_examples: int) -> Callable[[Callable], Callable]:
+    """Decorates the slow (``-m slow``) twin of a property test: ``max_examples`` non-empty lists
+    of up to 6 texts from ``strategy``."""
+
+    def decorate(test):
+        test = given(texts=st.lists(strategy, min_size=1, max_size=6))(test)
+        slow = settings(
+            max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        )
+        return pytest.mark.slow(slow(test))
+
+    return decorate
 
 
 def sha256(data: bytes) -> str:
@@ -202,9 +217,7 @@ def test_openai_counts_equal_tiktoken_property(texts):
         assert enc.count(texts).tolist() == expected, name
 
 
-@pytest.mark.slow
-@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(texts=st.lists(TEXTS, min_size=1, max_size=6))
+@longer_run(TEXTS, max_examples=2500)
 def test_openai_counts_equal_tiktoken_property_long(texts):
     test_openai_counts_equal_tiktoken_property.hypothesis.inner_test(texts)
 
@@ -708,9 +721,7 @@ def test_kitoken_counts_equal_sentencepiece_property(texts):
         assert kitoken.count(texts).tolist() == sentencepiece.count(texts).tolist(), key
 
 
-@pytest.mark.slow
-@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(texts=st.lists(GEMINI_TEXTS, min_size=1, max_size=6))
+@longer_run(GEMINI_TEXTS, max_examples=4000)
 def test_kitoken_counts_equal_sentencepiece_property_long(texts):
     test_kitoken_counts_equal_sentencepiece_property.hypothesis.inner_test(texts)
 

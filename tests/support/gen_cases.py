@@ -351,24 +351,70 @@ BAD_JSON_LINES = [
 BLANK_LINES = [b"", b" ", b"\t", b"  \t ", b"\r"]
 
 
-def gemini_lines(
-    rng: random.Random, n: int, *, task: str = "supervised", bad: float = 0.25
+LineMaker = Callable[[random.Random], bytes]
+
+
+def mixed_lines(
+    rng: random.Random,
+    n: int,
+    bad: float,
+    *,
+    invalid: LineMaker,
+    near_miss: LineMaker | None,
+    valid: LineMaker,
+    bad_json_until: float = 0.75,
 ) -> list[bytes]:
+    """``n`` lines, about a share ``bad`` of them broken, the rest ``valid()`` records.
+
+    A broken line is, by one draw (in shares of ``bad``): an ``invalid()`` record below 0.6,
+    a line of :data:`BAD_JSON_LINES` below ``bad_json_until``, a ``near_miss()`` (valid but for
+    one rule of the task) below 0.9, a blank line above. Without a near miss, blank lines take
+    its share.
+    """
     lines = []
     for _ in range(n):
         r = rng.random()
         if r < bad * 0.6:
-            lines.append(gemini_invalid(rng))
-        elif r < bad * 0.8:
+            lines.append(invalid(rng))
+        elif r < bad * bad_json_until:
             lines.append(rng.choice(BAD_JSON_LINES))
-        elif r < bad * 0.9:
-            lines.append(dumps(rng, rng.choice(SUPERVISED_ONLY_INVALID_GEMINI)))
+        elif r < bad * 0.9 and near_miss is not None:
+            lines.append(near_miss(rng))
         elif r < bad:
             lines.append(rng.choice(BLANK_LINES))
         else:
-            prompt_only = task == "distillation" and rng.random() < 0.5
-            lines.append(dumps(rng, gemini_record(rng, prompt_only=prompt_only)))
+            lines.append(valid(rng))
     return lines
+
+
+def valid_records(record: Callable[..., dict], task: str, prompt_only_share: float) -> LineMaker:
+    """Lines of ``record(rng, prompt_only=...)``; in distillation about ``prompt_only_share``
+    of them prompt-only (which distillation allows)."""
+
+    def valid(rng: random.Random) -> bytes:
+        prompt_only = task == "distillation" and rng.random() < prompt_only_share
+        return dumps(rng, record(rng, prompt_only=prompt_only))
+
+    return valid
+
+
+def gemini_near_miss(rng: random.Random) -> bytes:
+    return dumps(rng, rng.choice(SUPERVISED_ONLY_INVALID_GEMINI))
+
+
+def gemini_lines(
+    rng: random.Random, n: int, *, task: str = "supervised", bad: float = 0.25
+) -> list[bytes]:
+    valid = valid_records(gemini_record, task, prompt_only_share=0.5)
+    return mixed_lines(
+        rng,
+        n,
+        bad,
+        invalid=gemini_invalid,
+        near_miss=gemini_near_miss,
+        valid=valid,
+        bad_json_until=0.8,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,20 +454,14 @@ def gemini_messages_invalid(rng: random.Random) -> bytes:
 
 
 def gemini_messages_lines(rng: random.Random, n: int, *, bad: float = 0.25) -> list[bytes]:
-    lines = []
-    for _ in range(n):
-        r = rng.random()
-        if r < bad * 0.6:
-            lines.append(gemini_messages_invalid(rng))
-        elif r < bad * 0.75:
-            lines.append(rng.choice(BAD_JSON_LINES))
-        elif r < bad * 0.9:
-            lines.append(dumps(rng, {"messages": [{"role": "user", "content": "no answer"}]}))
-        elif r < bad:
-            lines.append(rng.choice(BLANK_LINES))
-        else:
-            lines.append(dumps(rng, gemini_messages_record(rng)))
-    return lines
+    return mixed_lines(
+        rng,
+        n,
+        bad,
+        invalid=gemini_messages_invalid,
+        near_miss=lambda rng: dumps(rng, {"messages": [{"role": "user", "content": "no answer"}]}),
+        valid=lambda rng: dumps(rng, gemini_messages_record(rng)),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -506,24 +546,15 @@ def openai_invalid(rng: random.Random) -> bytes:
     return dumps(rng, rng.choice(kinds))
 
 
+def openai_near_miss(rng: random.Random) -> bytes:
+    return dumps(rng, openai_record(rng, prompt_only=True))  # no assistant message
+
+
 def openai_lines(
     rng: random.Random, n: int, *, task: str = "supervised", bad: float = 0.25
 ) -> list[bytes]:
-    lines = []
-    for _ in range(n):
-        r = rng.random()
-        if r < bad * 0.6:
-            lines.append(openai_invalid(rng))
-        elif r < bad * 0.75:
-            lines.append(rng.choice(BAD_JSON_LINES))
-        elif r < bad * 0.9:
-            lines.append(dumps(rng, openai_record(rng, prompt_only=True)))  # no assistant
-        elif r < bad:
-            lines.append(rng.choice(BLANK_LINES))
-        else:
-            prompt_only = task == "distillation" and rng.random() < 0.4
-            lines.append(dumps(rng, openai_record(rng, prompt_only=prompt_only)))
-    return lines
+    valid = valid_records(openai_record, task, prompt_only_share=0.4)
+    return mixed_lines(rng, n, bad, invalid=openai_invalid, near_miss=openai_near_miss, valid=valid)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,33 +571,34 @@ def pair_lines(
     bad: float = 0.25,
 ) -> list[bytes]:
     other = ("prompt", "completion") if in_key == "input_text" else ("input_text", "output_text")
-    lines = []
-    for _ in range(n):
-        r = rng.random()
-        if r < bad * 0.6:
-            kinds = [
-                {in_key: 5, out_key: "b"},
-                {in_key: "a", out_key: 7},
-                {in_key: ["a"], out_key: "b"},
-                {out_key: "b"},
-                {other[0]: "a", other[1]: "b"},
-                {"contents": [{"role": "user", "parts": [{"text": "a"}]}]},
-                {"messages": [{"role": "user", "content": "a"}]},
-                [in_key, out_key],
-            ]
-            lines.append(dumps(rng, rng.choice(kinds)))
-        elif r < bad * 0.75:
-            lines.append(rng.choice(BAD_JSON_LINES))
-        elif r < bad * 0.9 and task == "supervised":
-            lines.append(dumps(rng, {in_key: some_text(rng)}))  # no output: invalid here
-        elif r < bad:
-            lines.append(rng.choice(BLANK_LINES))
-        else:
-            record = {in_key: some_text(rng), out_key: some_text(rng)}
-            if rng.random() < 0.1:
-                record["extra"] = {"ignored": True}
-            lines.append(dumps(rng, record))
-    return lines
+    kinds = [
+        {in_key: 5, out_key: "b"},
+        {in_key: "a", out_key: 7},
+        {in_key: ["a"], out_key: "b"},
+        {out_key: "b"},
+        {other[0]: "a", other[1]: "b"},
+        {"contents": [{"role": "user", "parts": [{"text": "a"}]}]},
+        {"messages": [{"role": "user", "content": "a"}]},
+        [in_key, out_key],
+    ]
+
+    def valid(rng: random.Random) -> bytes:
+        record = {in_key: some_text(rng), out_key: some_text(rng)}
+        if rng.random() < 0.1:
+            record["extra"] = {"ignored": True}
+        return dumps(rng, record)
+
+    def no_output(rng: random.Random) -> bytes:  # invalid in supervised tuning only
+        return dumps(rng, {in_key: some_text(rng)})
+
+    return mixed_lines(
+        rng,
+        n,
+        bad,
+        invalid=lambda rng: dumps(rng, rng.choice(kinds)),
+        near_miss=no_output if task == "supervised" else None,
+        valid=valid,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -199,6 +199,15 @@ def _video(codec: str, width: int, height: int, fps: Fraction | int) -> _Video:
     return _Video(codec, width, height, Fraction(fps))
 
 
+_AAC = _Audio("aac", 8000)  # the sound of most video makers: 8 kHz mono AAC
+_OPUS = _Audio("libopus", 48000)
+
+
+def _movie(fmt: str, seconds: float, video: _Video, sound: _Audio, audio: bool) -> bytes:
+    """``video`` in the container ``fmt``, with ``sound`` beside it when ``audio``."""
+    return _encode(fmt, seconds, video, sound if audio else None)
+
+
 def mp4(
     seconds: float,
     *,
@@ -211,8 +220,7 @@ def mp4(
     """H.264 video (plus 8 kHz mono AAC with ``audio``) lasting exactly ``seconds``
     (``seconds * fps`` must be whole): the AAC track's priming is cut by an edit list, so it
     lasts ``seconds`` too. The moov atom is at the end, after mdat, unless ``faststart``."""
-    sound = _Audio("aac", 8000) if audio else None
-    data = _encode("mp4", seconds, _video("libx264", width, height, fps), sound)
+    data = _movie("mp4", seconds, _video("libx264", width, height, fps), _AAC, audio)
     return _faststart(data) if faststart else data
 
 
@@ -225,14 +233,12 @@ def fragmented_mp4(seconds: float, *, fps=1) -> bytes:
 
 def mov(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=1) -> bytes:
     """QuickTime ('qt  ' brand), like :func:`mp4`."""
-    sound = _Audio("aac", 8000) if audio else None
-    return _encode("mov", seconds, _video("libx264", width, height, fps), sound)
+    return _movie("mov", seconds, _video("libx264", width, height, fps), _AAC, audio)
 
 
 def three_gp(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=1) -> bytes:
     """3GPP ('3gp4' brand): MPEG-4 part 2 video, AAC audio, like :func:`mp4`."""
-    sound = _Audio("aac", 8000) if audio else None
-    return _encode("3gp", seconds, _video("mpeg4", width, height, fps), sound)
+    return _movie("3gp", seconds, _video("mpeg4", width, height, fps), _AAC, audio)
 
 
 def m4a(seconds: float, rate: int = 8000) -> bytes:
@@ -249,48 +255,46 @@ def webm(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=
     """VP8 video (plus 48 kHz Opus with ``audio``). Matroska durations are in milliseconds;
     with audio the file lasts up to one 20 ms Opus frame longer than ``seconds`` (the last
     frame's padding): :func:`probe` tells."""
-    sound = _Audio("libopus", 48000) if audio else None
-    return _encode("webm", seconds, _video("libvpx", width, height, fps), sound)
+    return _movie("webm", seconds, _video("libvpx", width, height, fps), _OPUS, audio)
 
 
 def webm_audio(seconds: float) -> bytes:
     """Opus alone in WebM (a .weba file): the EBML header says "webm", the tracks say audio."""
-    return _encode("webm", seconds, None, _Audio("libopus", 48000))
+    return _encode("webm", seconds, None, _OPUS)
 
 
 def mkv(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=1) -> bytes:
     """H.264 (plus AAC) in Matroska. Matroska keeps the AAC priming (1024 samples, 128 ms at
     8 kHz), so with audio the file lasts ``seconds + 0.128``: :func:`probe` tells."""
-    sound = _Audio("aac", 8000) if audio else None
-    return _encode("matroska", seconds, _video("libx264", width, height, fps), sound)
+    return _movie("matroska", seconds, _video("libx264", width, height, fps), _AAC, audio)
 
 
 def avi(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=1) -> bytes:
     """MPEG-4 part 2 video (plus 8-bit PCM): lasts exactly ``seconds``."""
-    sound = _Audio("pcm_u8", 8000) if audio else None
-    return _encode("avi", seconds, _video("mpeg4", width, height, fps), sound)
+    return _movie(
+        "avi", seconds, _video("mpeg4", width, height, fps), _Audio("pcm_u8", 8000), audio
+    )
 
 
 def flv(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=1) -> bytes:
     """Sorenson H.263 video (plus AAC, whose 128 ms of priming FLV keeps: ``seconds + 0.128``)."""
-    sound = _Audio("aac", 8000) if audio else None
-    return _encode("flv", seconds, _video("flv1", width, height, fps), sound)
+    return _movie("flv", seconds, _video("flv1", width, height, fps), _AAC, audio)
 
 
 def mpeg_ps(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=25) -> bytes:
     """MPEG-1 video (which needs a standard frame rate, hence 25 fps) and MP2 audio. Nothing
     records the duration: FFmpeg estimates it from the first and last timestamps, within a few
     ms with audio, but badly for these tiny video-only files (2.3 s for 3 s): :func:`probe`."""
-    sound = _Audio("mp2", 48000) if audio else None
-    return _encode("mpeg", seconds, _video("mpeg1video", width, height, fps), sound)
+    return _movie(
+        "mpeg", seconds, _video("mpeg1video", width, height, fps), _Audio("mp2", 48000), audio
+    )
 
 
 def mpeg_ts(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=1) -> bytes:
     """H.264 (plus AAC) in a transport stream. FFmpeg times it from the first and last
     timestamps: ``seconds`` for video alone from 3 s on (less below: 0.5 s for 1 s at 1 fps),
     with audio about ``seconds + 0.128`` (AAC priming) plus a few frames: :func:`probe`."""
-    sound = _Audio("aac", 8000) if audio else None
-    return _encode("mpegts", seconds, _video("libx264", width, height, fps), sound)
+    return _movie("mpegts", seconds, _video("libx264", width, height, fps), _AAC, audio)
 
 
 _WMA = _Audio("wmav2", 8000, {"b": "32000"})  # the encoder has no default bit rate
@@ -299,8 +303,7 @@ _WMA = _Audio("wmav2", 8000, {"b": "32000"})  # the encoder has no default bit r
 def wmv(seconds: float, *, audio: bool, width: int = 64, height: int = 48, fps=1) -> bytes:
     """ASF with WMV2 video (plus WMA2 audio). Video alone lasts ``seconds``; with audio the
     header's play duration less preroll says ``seconds + 0.064``, FFmpeg ``seconds + 0.128``."""
-    sound = _WMA if audio else None
-    return _encode("asf", seconds, _video("wmv2", width, height, fps), sound)
+    return _movie("asf", seconds, _video("wmv2", width, height, fps), _WMA, audio)
 
 
 def wma(seconds: float) -> bytes:
@@ -344,7 +347,7 @@ def ogg(seconds: float, rate: int = 8000) -> bytes:
 
 def opus(seconds: float) -> bytes:
     """Opus in Ogg (48 kHz): granule positions minus the pre-skip give the exact duration."""
-    return _encode("ogg", seconds, None, _Audio("libopus", 48000))
+    return _encode("ogg", seconds, None, _OPUS)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ integer and ``Fraction`` arithmetic, no numpy. Slow, obvious and easy to check b
 
 Public functions:
 
-- :func:`oracle_stats`: the TuningDataStats JSON document (proto3 JSON, as a dict).
-- :func:`oracle_accounting`: ``(kept, dropped, blank, lines)`` for the same source.
-- :func:`oracle_run`: both, plus the per-line drop reasons, in one pass.
+- :func:`oracle_run`: in one pass, the TuningDataStats JSON document (proto3 JSON, as a dict),
+  the accounting (kept, dropped, blank, lines) and the per-line drop reasons.
+- :func:`figures`: SPEC §3's figures of a list of values, as plain numbers.
 
 ``count(text) -> int`` is the token counter; it is called once per text piece (one text part,
 one key or string of a Gemini call, one compact JSON of OpenAI tool calls, one ``content``
@@ -22,6 +22,7 @@ import gzip
 import json
 import lzma
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -446,20 +447,27 @@ def measure_gemini(record: dict, task: str) -> Example:
     return ex
 
 
-def measure_gemini_messages(record: dict, task: str) -> Example:
-    ex = Example()
-    supervised = task == "supervised"
+def checked_messages(record: dict, roles: tuple) -> Iterator[tuple[int, dict, str]]:
+    """``(index, message, role)`` for each message of a gemini-messages or openai-chat record,
+    checked in turn: a non-empty list of objects, each with one of ``roles``."""
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         raise Invalid("messages missing, not a list or empty")
-    previous_role = None
-    has_model = False
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise Invalid("message is not an object")
         role = message.get("role")
-        if role not in ("system", "user", "model"):
+        if role not in roles:
             raise Invalid(f"role {role!r}")
+        yield index, message, role
+
+
+def measure_gemini_messages(record: dict, task: str) -> Example:
+    ex = Example()
+    supervised = task == "supervised"
+    previous_role = None
+    has_model = False
+    for index, message, role in checked_messages(record, ("system", "user", "model")):
         if role == "system" and index != 0:
             raise Invalid("system not first")
         if role == previous_role:
@@ -490,16 +498,8 @@ def measure_gemini_messages(record: dict, task: str) -> Example:
 def measure_openai(record: dict, task: str) -> Example:
     ex = Example()
     supervised = task == "supervised"
-    messages = record.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise Invalid("messages missing, not a list or empty")
     has_model = False
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise Invalid("message is not an object")
-        role = message.get("role")
-        if role not in ("system", "user", "assistant", "tool"):
-            raise Invalid(f"role {role!r}")
+    for index, message, role in checked_messages(record, ("system", "user", "assistant", "tool")):
         calls = message.get("tool_calls")
         if calls is not None and not isinstance(calls, list):
             raise Invalid("tool_calls is not a list")
@@ -613,6 +613,24 @@ def buckets_of(values: list) -> list:
             out.append((n, left, right))
     assert sum(b[0] for b in out) == len(values)
     return out
+
+
+def figures(values: list) -> dict:
+    """SPEC §3's figures and buckets as plain numbers, in the shape of the HTML page model and
+    of ``--report-json`` (not the proto3 document's: see :func:`distribution`)."""
+    s = sorted(values)
+    return {
+        "sum": sum(s),
+        "min": s[0],
+        "max": s[-1],
+        "mean": sum(s) / len(s),
+        "median": median_rank(s),
+        "p5": percentile_rank(s, Fraction(5, 100)),
+        "p95": percentile_rank(s, Fraction(95, 100)),
+        "buckets": [
+            {"count": count, "left": left, "right": right} for count, left, right in buckets_of(s)
+        ],
+    }
 
 
 def put(doc: dict, key: str, value) -> None:
@@ -758,31 +776,3 @@ def oracle_run(
         format=fmt,
         dropped_lines=dropped_lines,
     )
-
-
-def oracle_stats(
-    path,
-    *,
-    count,
-    task: str = "supervised",
-    fmt: str | None = None,
-    limit: int = 131072,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-) -> dict:
-    """The TuningDataStats document (proto3 JSON dict) of ``path``."""
-    return oracle_run(
-        path,
-        count=count,
-        task=task,
-        fmt=fmt,
-        limit=limit,
-        epochs=epochs,
-        batch_size=batch_size,
-    ).doc
-
-
-def oracle_accounting(path, *, count, task="supervised", fmt=None, limit=131072):
-    """``(kept, dropped, blank, lines)``; ``lines == kept + dropped + blank``."""
-    run = oracle_run(path, count=count, task=task, fmt=fmt, limit=limit)
-    return run.kept, run.dropped, run.blank, run.lines
