@@ -44,6 +44,7 @@ from google.protobuf import json_format  # noqa: E402
 
 import tunestats  # noqa: E402
 from tests.conftest import CORPUS  # noqa: E402
+from tests.emulator.helpers import emulators, local_emulator  # noqa: E402
 from tunestats.emulator import Emulator, app  # noqa: E402
 from tunestats.emulator.filter_fields import parse_timestamp  # noqa: E402
 from tunestats.emulator.lifecycle import Schedule  # noqa: E402
@@ -63,6 +64,7 @@ FAST = Schedule(pending=0.1, running=0.3, cancelling=0.2, operation=0.1)
 SLOW = Schedule(pending=0.4, running=60, cancelling=0.3, operation=60)
 TIMEOUT = 20.0
 VERSIONS = {"v1": aiplatform_v1, "v1beta1": aiplatform_v1beta1}
+ADAPTER_SIZE = aiplatform_v1.SupervisedHyperParameters.AdapterSize
 DISTRIBUTIONS = (
     "userInputTokenDistribution",
     "userOutputTokenDistribution",
@@ -136,30 +138,10 @@ def gclient(emu: Emulator, api_version: str = "v1") -> Any:
 
 @pytest.fixture
 def start_emulator(tmp_path: Path) -> Any:
-    """Start emulators of one's own (a schedule, strictness, a data directory); all stopped."""
-    started: list[Emulator] = []
-
-    def start(
-        name: str = "own",
-        *,
-        schedule: Schedule = FAST,
-        allow_local_paths: bool = True,
-        port: int = 0,
-        tokenizer: str | None = "cl100k_base",  # None: the default, each model's own
-    ) -> Emulator:
-        emu = Emulator(
-            port=port,
-            data_dir=str(tmp_path / name),
-            schedule=schedule,
-            tokenizer=tokenizer,
-            allow_local_paths=allow_local_paths,
-        ).start()
-        started.append(emu)
-        return emu
-
-    yield start
-    for emu in started:
-        emu.stop()
+    """Start emulators of one's own: ``start_emulator(name, **options)``, FAST unless given a
+    schedule (``tokenizer=None``: the default, each model's own); all stopped."""
+    with emulators(tmp_path, FAST) as start:
+        yield start
 
 
 @pytest.fixture
@@ -306,6 +288,46 @@ def check_outputs(name: str, model: str, endpoint: str, experiment: str) -> None
     assert experiment == f"{PARENT}/metadataStores/default/contexts/tuning-experiment-{job_id}"
 
 
+def check_succeeded(job: Any) -> None:
+    """The times and outputs of a succeeded job, as aiplatform and google-genai give them."""
+    check_times(job.create_time, job.start_time, job.end_time, job.update_time)
+    check_outputs(job.name, job.tuned_model.model, job.tuned_model.endpoint, job.experiment)
+
+
+def checked_numbers(job: Any, version: str, expected: dict) -> dict:
+    """The key numbers of an aiplatform job's tuningDataStats, once the stats are checked to be
+    ``expected`` as the client's own types carry it."""
+    got = json_format.MessageToDict(type(job).pb(job))["tuningDataStats"]
+    assert got == proto_stats(version, expected)
+    numbers = key_numbers(got)
+    assert numbers == key_numbers(expected)
+    return numbers
+
+
+def plain_job(uri: str) -> dict:
+    """The least a TuningJob needs, as a dict: supervised tuning of MODEL on ``uri``."""
+    return {"base_model": MODEL, "supervised_tuning_spec": {"training_dataset_uri": uri}}
+
+
+def create_v1(client: Any, uri: str, hyper: dict, **fields: Any) -> Any:
+    """A supervised job created with aiplatform_v1's own types: ``hyper``, the fields of its
+    SupervisedHyperParameters; ``fields``, the TuningJob's others (base_model...)."""
+    hyper_parameters = aiplatform_v1.SupervisedHyperParameters(**hyper)
+    spec = aiplatform_v1.SupervisedTuningSpec(
+        training_dataset_uri=uri, hyper_parameters=hyper_parameters
+    )
+    job = aiplatform_v1.TuningJob(supervised_tuning_spec=spec, **fields)
+    return client.create_tuning_job(parent=PARENT, tuning_job=job)
+
+
+def check_cancel_refused(client: Any, name: str, state: str) -> None:
+    """An ended job cannot be cancelled: FAILED_PRECONDITION (HTTP 400, so BadRequest)."""
+    with pytest.raises(gexc.BadRequest) as caught:
+        client.cancel_tuning_job(name=name)
+    assert status_of(caught.value) == "FAILED_PRECONDITION"
+    assert state in caught.value.message
+
+
 def status_of(exc: gexc.GoogleAPICallError) -> str:
     """The google.rpc status name of an api_core error (its body; REST maps by HTTP only)."""
     return exc.response.json()["error"]["status"]
@@ -342,21 +364,15 @@ def test_aiplatform_v1_job_succeeds_with_the_stats_of_tunestats_stats(
 
     uri = put(bucket, FAQ)
     client = aip(emulator, "v1")
-    created = client.create_tuning_job(
-        parent=PARENT,
-        tuning_job=aiplatform_v1.TuningJob(
-            base_model=MODEL,
-            tuned_model_display_name="faq-v1",
-            description="a FAQ",
-            labels={"team": "nlp"},
-            supervised_tuning_spec=aiplatform_v1.SupervisedTuningSpec(
-                training_dataset_uri=uri,
-                hyper_parameters=aiplatform_v1.SupervisedHyperParameters(
-                    epoch_count=3,
-                    adapter_size=aiplatform_v1.SupervisedHyperParameters.AdapterSize.ADAPTER_SIZE_FOUR,
-                ),
-            ),
-        ),
+    hyper = {"epoch_count": 3, "adapter_size": ADAPTER_SIZE.ADAPTER_SIZE_FOUR}
+    created = create_v1(
+        client,
+        uri,
+        hyper,
+        base_model=MODEL,
+        tuned_model_display_name="faq-v1",
+        description="a FAQ",
+        labels={"team": "nlp"},
     )
     assert created.state.name == "JOB_STATE_PENDING"
     assert created.create_time and not created.start_time and not created.tuning_data_stats
@@ -368,8 +384,7 @@ def test_aiplatform_v1_job_succeeds_with_the_stats_of_tunestats_stats(
     spec = job.supervised_tuning_spec
     assert spec.training_dataset_uri == uri and spec.hyper_parameters.epoch_count == 3
     assert spec.hyper_parameters.adapter_size.name == "ADAPTER_SIZE_FOUR"
-    check_times(job.create_time, job.start_time, job.end_time, job.update_time)
-    check_outputs(job.name, job.tuned_model.model, job.tuned_model.endpoint, job.experiment)
+    check_succeeded(job)
     assert not job.error.message
 
     # The same file through `tunestats stats` (gcsfs too), as a user would compare them.
@@ -377,18 +392,11 @@ def test_aiplatform_v1_job_succeeds_with_the_stats_of_tunestats_stats(
     argv = ["stats", uri, "--json", "--quiet", "--tokenizer", "cl100k_base"]
     assert main([*argv, "--model", MODEL, "--epochs", "3", "--jobs", "1"]) == 0
     expected = json.loads(capsys.readouterr().out)
-    got = json_format.MessageToDict(job._pb)["tuningDataStats"]
-    assert got == proto_stats("v1", expected)
-    assert key_numbers(got) == key_numbers(expected)
-    assert key_numbers(got)["tuningDatasetExampleCount"] == 14
+    assert checked_numbers(job, "v1", expected)["tuningDatasetExampleCount"] == 14
     # The raw reply carries the whole document, REST-only fields included.
     assert raw_job(emulator, job.name)["tuningDataStats"] == expected
 
-    # A finished job cannot be cancelled: FAILED_PRECONDITION (HTTP 400, so BadRequest).
-    with pytest.raises(gexc.BadRequest) as caught:
-        client.cancel_tuning_job(name=job.name)
-    assert status_of(caught.value) == "FAILED_PRECONDITION"
-    assert "JOB_STATE_SUCCEEDED" in caught.value.message
+    check_cancel_refused(client, job.name, "JOB_STATE_SUCCEEDED")
     with pytest.raises(gexc.NotFound):
         client.get_tuning_job(name=f"{PARENT}/tuningJobs/1234567890123456789")
 
@@ -408,13 +416,9 @@ def test_aiplatform_v1beta1_job_with_dropped_records(emulator: Emulator, bucket:
     )
     job = wait_aip(client, created.name)
     assert job.state.name == "JOB_STATE_SUCCEEDED", job.error
-    check_times(job.create_time, job.start_time, job.end_time, job.update_time)
-    check_outputs(job.name, job.tuned_model.model, job.tuned_model.endpoint, job.experiment)
+    check_succeeded(job)
     expected = expected_stats(uri, "gemini-2.0-flash-001", epochs=2)
-    got = json_format.MessageToDict(job._pb)["tuningDataStats"]
-    assert got == proto_stats("v1beta1", expected)
-    numbers = key_numbers(got)
-    assert numbers == key_numbers(expected)
+    numbers = checked_numbers(job, "v1beta1", expected)
     assert numbers["tuningDatasetExampleCount"] == 28
     assert numbers["totalTruncatedExampleCount"] == 2
     assert numbers["truncatedExampleIndices"] == [6, 7]
@@ -491,10 +495,7 @@ def test_vertexai_sft_job_with_validation_dataset(
     assert dict(resource.labels) == {"team": "nlp", "run": "sft", **ESTIMATED}
 
     expected = expected_stats(train, MODEL, epochs=4, validation=validation)
-    got = json_format.MessageToDict(type(resource).pb(resource))["tuningDataStats"]
-    assert got == proto_stats("v1beta1", expected)
-    assert key_numbers(got) == key_numbers(expected)
-    assert key_numbers(got)["tuningDatasetExampleCount"] == 5
+    assert checked_numbers(resource, "v1beta1", expected)["tuningDatasetExampleCount"] == 5
 
     again = sft.SupervisedTuningJob(job.resource_name)  # a job by name, as in another session
     assert again.gca_resource == resource
@@ -525,8 +526,7 @@ def test_genai_job_succeeds_with_the_stats_of_tunestats(
     assert job.state == genai_types.JobState.JOB_STATE_SUCCEEDED, job.error
     assert job.has_ended and job.has_succeeded
     # genai keeps times to the microsecond; the order holds all the same.
-    check_times(job.create_time, job.start_time, job.end_time, job.update_time)
-    check_outputs(job.name, job.tuned_model.model, job.tuned_model.endpoint, job.experiment)
+    check_succeeded(job)
     assert (job.base_model, job.tuned_model_display_name) == ("gemini-2.5-flash-lite", "laa")
     assert job.labels == {"team": "nlp", **ESTIMATED}
     spec = job.supervised_tuning_spec
@@ -634,38 +634,23 @@ def test_aiplatform_tunes_gemini_3_5_flash_with_its_own_tokenizer(
     uri = put(bucket, GLUCOSE)
     emu = start_emulator("exact", tokenizer=None)
     client = aip(emu, "v1")
-    created = client.create_tuning_job(
-        parent=PARENT,
-        tuning_job=aiplatform_v1.TuningJob(
-            base_model=model,
-            tuned_model_display_name="glucose",
-            supervised_tuning_spec=aiplatform_v1.SupervisedTuningSpec(
-                training_dataset_uri=uri,
-                hyper_parameters=aiplatform_v1.SupervisedHyperParameters(
-                    epoch_count=2,
-                    adapter_size=aiplatform_v1.SupervisedHyperParameters.AdapterSize.ADAPTER_SIZE_SIXTEEN,
-                ),
-            ),
-        ),
-    )
+    hyper = {"epoch_count": 2, "adapter_size": ADAPTER_SIZE.ADAPTER_SIZE_SIXTEEN}
+    created = create_v1(client, uri, hyper, base_model=model, tuned_model_display_name="glucose")
     assert created.state.name == "JOB_STATE_PENDING"
     job = wait_aip(client, created.name)
     assert job.state.name == "JOB_STATE_SUCCEEDED", job.error
     assert job.base_model == model
     assert job.supervised_tuning_spec.hyper_parameters.adapter_size.name == "ADAPTER_SIZE_SIXTEEN"
-    check_times(job.create_time, job.start_time, job.end_time, job.update_time)
-    check_outputs(job.name, job.tuned_model.model, job.tuned_model.endpoint, job.experiment)
+    check_succeeded(job)
     assert dict(job.labels) == {
         "tunestats-tokenizer": "gemma4",
         "tunestats-exact-token-counts": "true",
     }
     # The stats of `tunestats stats --model gemini-3.5-flash`: the shipped Gemma 4 tokenizer.
     expected = tunestats.compute(uri, model=model, epochs=2, jobs=1).to_dict()
-    got = json_format.MessageToDict(job._pb)["tuningDataStats"]
-    assert got == proto_stats("v1", expected)
-    assert key_numbers(got) == key_numbers(expected)
-    assert key_numbers(got)["tuningDatasetExampleCount"] == 1
-    assert key_numbers(got) != key_numbers(expected_stats(uri, model, epochs=2))  # not cl100k
+    numbers = checked_numbers(job, "v1", expected)
+    assert numbers["tuningDatasetExampleCount"] == 1
+    assert numbers != key_numbers(expected_stats(uri, model, epochs=2))  # not cl100k
     assert raw_job(emu, job.name)["tuningDataStats"] == expected
 
 
@@ -683,9 +668,7 @@ def listed(tmp_path_factory: Any, gcs_server: Any) -> Any:
 
     bucket = Bucket(gcs_filesystem()).create()
     data_dir = tmp_path_factory.mktemp("listed")
-    emulator = Emulator(
-        data_dir=str(data_dir), schedule=FAST, tokenizer="cl100k_base", allow_local_paths=True
-    ).start()
+    emulator = local_emulator(data_dir, FAST).start()
     saved = dict(vars(initializer.global_config))
     try:
         yield _make_listed(emulator, bucket)
@@ -873,7 +856,7 @@ def test_aiplatform_cancels_pending_and_running_jobs(
 ) -> None:
     uri = put(bucket, FAQ)
     client = aip(slow, version)
-    spec = {"base_model": MODEL, "supervised_tuning_spec": {"training_dataset_uri": uri}}
+    spec = plain_job(uri)
     pending = client.create_tuning_job(parent=PARENT, tuning_job=spec)
     running = client.create_tuning_job(parent=PARENT, tuning_job=spec)
     assert client.cancel_tuning_job(name=pending.name) is None
@@ -890,10 +873,7 @@ def test_aiplatform_cancels_pending_and_running_jobs(
     _cancelled(job.state.name, job.error.code)
     check_times(job.create_time, job.start_time, job.end_time, job.update_time)
 
-    with pytest.raises(gexc.BadRequest) as caught:
-        client.cancel_tuning_job(name=running.name)
-    assert status_of(caught.value) == "FAILED_PRECONDITION"
-    assert "JOB_STATE_CANCELLED" in caught.value.message
+    check_cancel_refused(client, running.name, "JOB_STATE_CANCELLED")
     with pytest.raises(gexc.NotFound):
         client.cancel_tuning_job(name=f"{PARENT}/tuningJobs/1234567890123456789")
 
@@ -1023,13 +1003,7 @@ def test_vertexai_rebases_a_tuned_model(emulator: Emulator, bucket: Any, sft: An
 def test_operations_wait_and_cancel(start_emulator: Any, bucket: Any) -> None:
     emu = start_emulator("ops", schedule=Schedule(pending=0.1, running=0.3, operation=60))
     client = aip(emu)
-    source = client.create_tuning_job(
-        parent=PARENT,
-        tuning_job={
-            "base_model": MODEL,
-            "supervised_tuning_spec": {"training_dataset_uri": put(bucket, FAQ)},
-        },
-    )
+    source = client.create_tuning_job(parent=PARENT, tuning_job=plain_job(put(bucket, FAQ)))
     assert wait_aip(client, source.name).state.name == "JOB_STATE_SUCCEEDED"
     operation = client.rebase_tuned_model(
         parent=PARENT, tuned_model_ref={"tuning_job": source.name}
@@ -1057,13 +1031,7 @@ def test_operations_wait_and_cancel(start_emulator: Any, bucket: Any) -> None:
 
 def test_rebase_needs_a_succeeded_job(slow: Emulator, bucket: Any) -> None:
     client = aip(slow)
-    job = client.create_tuning_job(
-        parent=PARENT,
-        tuning_job={
-            "base_model": MODEL,
-            "supervised_tuning_spec": {"training_dataset_uri": put(bucket, FAQ)},
-        },
-    )
+    job = client.create_tuning_job(parent=PARENT, tuning_job=plain_job(put(bucket, FAQ)))
     with pytest.raises(gexc.BadRequest) as caught:
         client.rebase_tuned_model(parent=PARENT, tuned_model_ref={"tuning_job": job.name})
     assert status_of(caught.value) == "FAILED_PRECONDITION"
@@ -1078,7 +1046,7 @@ def test_a_restart_loses_nothing(start_emulator: Any, bucket: Any, tmp_path: Pat
     schedule = Schedule(pending=0.3, running=0.6, cancelling=0.1, operation=0.1)
     first = start_emulator("state", schedule=schedule)
     client = aip(first)
-    spec = {"base_model": MODEL, "supervised_tuning_spec": {"training_dataset_uri": uri}}
+    spec = plain_job(uri)
 
     done = wait_aip(client, client.create_tuning_job(parent=PARENT, tuning_job=spec).name)
     assert done.state.name == "JOB_STATE_SUCCEEDED"
@@ -1465,7 +1433,7 @@ def test_bad_requests_get_google_rpc_status_bodies(http: Any, bucket: Any) -> No
 def test_thirty_creates_from_six_threads(emulator: Emulator, bucket: Any) -> None:
     uri = put(bucket, FAQ)
     client = aip(emulator)  # one client shared by all threads, as an application would
-    spec = {"base_model": MODEL, "supervised_tuning_spec": {"training_dataset_uri": uri}}
+    spec = plain_job(uri)
     made: list[str] = []
     errors: list[BaseException] = []
     lock = threading.Lock()

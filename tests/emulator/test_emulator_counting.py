@@ -24,13 +24,11 @@ import pytest
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
 
-from tunestats.emulator import Emulator  # noqa: E402
+from tests.emulator.helpers import JOBS, emulators, local_emulator  # noqa: E402
 from tunestats.emulator.lifecycle import Schedule  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and signals")
 
-PARENT = "projects/proj/locations/us-central1"
-JOBS = f"{PARENT}/tuningJobs"
 ROW = {
     "contents": [
         {"role": "user", "parts": [{"text": "hi"}]},
@@ -102,22 +100,9 @@ def blocked_job(url: str, tmp_path: Path, name: str) -> tuple[dict, Path]:
 
 @pytest.fixture
 def start(tmp_path):
-    started = []
-
-    def start(count_timeout: float) -> Emulator:
-        emu = Emulator(
-            data_dir=str(tmp_path / "state"),
-            schedule=SCHEDULE,
-            tokenizer="cl100k_base",
-            allow_local_paths=True,
-            count_timeout=count_timeout,
-        ).start()
-        started.append(emu)
-        return emu
-
-    yield start
-    for emu in started:
-        emu.stop()
+    """``start(count_timeout=...)``: an emulator of one's own on SCHEDULE; all stopped."""
+    with emulators(tmp_path, SCHEDULE) as start:
+        yield start
 
 
 def test_a_count_that_never_ends_fails_its_job_after_the_timeout(start, tmp_path):
@@ -174,13 +159,8 @@ def test_an_endpoint_that_never_answers_holds_no_count_past_the_timeout(tmp_path
     silent = SilentServer()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", silent.url)
     try:
-        with Emulator(
-            data_dir=str(tmp_path / "state"),
-            schedule=Schedule(pending=0.05, running=0.05),
-            tokenizer="cl100k_base",
-            allow_local_paths=True,
-            count_timeout=1.5,
-        ) as emu:
+        quick = Schedule(pending=0.05, running=0.05)
+        with local_emulator(tmp_path / "state", quick, count_timeout=1.5) as emu:
             names = [create(emu.url, f"gs://some-bucket/t{i}.jsonl")["name"] for i in range(2)]
             started = time.monotonic()
             for name in names:

@@ -28,6 +28,7 @@ httpx = pytest.importorskip("httpx")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from tests.emulator.helpers import IDLE, JOBS, PARENT, job, local_emulator  # noqa: E402
 from tests.emulator.test_emulator_filters import jobs as stored_jobs  # noqa: E402
 from tests.emulator.test_emulator_filters import render_minimal, terms, trees  # noqa: E402
 from tunestats.emulator import Emulator, tuning_jobs  # noqa: E402
@@ -36,19 +37,8 @@ from tunestats.emulator.filters import Filter, compile_filter, parse_filter  # n
 from tunestats.emulator.lifecycle import Schedule, timestamp  # noqa: E402
 from tunestats.emulator.store import Store  # noqa: E402
 
-PARENT = "projects/proj/locations/us-central1"
-JOBS = f"{PARENT}/tuningJobs"
-IDLE = Schedule(pending=3600, running=3600)  # jobs stay PENDING: nothing is counted
 FAST = Limits(header_timeout=1.0, body_timeout=1.0, keep_alive_timeout=1.0)
 BOUND = 20  # seconds within which any limit of one second must have acted, however slow
-
-
-def job(uri: str = "gs://some-bucket/train.jsonl", **extra) -> dict:
-    return {
-        "baseModel": "gemini-2.5-flash",
-        "supervisedTuningSpec": {"trainingDatasetUri": uri},
-        **extra,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -416,33 +406,31 @@ def put(store: Store, doc: dict, create_ns: int) -> str:
     return store.insert_job(PARENT, "v1", create_ns, {"model": "gemini-2.5-flash"}, make_doc).name
 
 
+def kept(text: str, names: list[str], docs: list[dict]) -> list[str]:
+    """The names whose docs the filter's predicate keeps, newest (last put) first, as a list."""
+    keep = parse_filter(text)
+    return [name for name, doc in reversed(list(zip(names, docs))) if keep(doc)]
+
+
 @settings(max_examples=150, deadline=None)
 @given(tree=trees, job_list=st.lists(stored_jobs, min_size=1, max_size=8))
 def test_the_sql_of_a_filter_picks_what_its_predicate_picks(tree, job_list):
-    store = Store(":memory:")
-    try:
+    with contextlib.closing(Store(":memory:")) as store:
         names = [put(store, doc, i) for i, doc in enumerate(job_list)]
         text = render_minimal(tree)
-        keep = parse_filter(text)
-        expected = [name for name, doc in reversed(list(zip(names, job_list))) if keep(doc)]
+        expected = kept(text, names, job_list)
         assert compile_filter(text).sql is not None
         assert filtered(store, text) == expected, text
-    finally:
-        store.close()
 
 
 @settings(max_examples=150, deadline=None)
 @given(term=terms(), job_list=st.lists(stored_jobs, min_size=1, max_size=8))
 def test_every_kind_of_term_has_the_same_sql(term, job_list):
-    store = Store(":memory:")
-    try:
+    with contextlib.closing(Store(":memory:")) as store:
         names = [put(store, doc, i) for i, doc in enumerate(job_list)]
         text, _ = term
-        keep = parse_filter(text)
-        expected = [name for name, doc in reversed(list(zip(names, job_list))) if keep(doc)]
+        expected = kept(text, names, job_list)
         assert filtered(store, text) == expected, text
-    finally:
-        store.close()
 
 
 AWKWARD = [
@@ -494,8 +482,7 @@ AWKWARD = [
     ],
 )
 def test_awkward_values_filter_alike_in_sql_and_python(text):
-    store = Store(":memory:")
-    try:
+    with contextlib.closing(Store(":memory:")) as store:
         docs = []
         for i, value in enumerate(AWKWARD):
             doc: dict = {"state": "JOB_STATE_SUCCEEDED" if i % 2 else "JOB_STATE_FAILED"}
@@ -509,12 +496,9 @@ def test_awkward_values_filter_alike_in_sql_and_python(text):
             docs.append(doc)
         names = [put(store, doc, i) for i, doc in enumerate(docs)]
         stored = [store.get_job(name).doc for name in names]
-        keep = parse_filter(text)
-        expected = [name for name, doc in reversed(list(zip(names, stored))) if keep(doc)]
+        expected = kept(text, names, stored)
         assert compile_filter(text).sql is not None
         assert filtered(store, text) == expected, text
-    finally:
-        store.close()
 
 
 def test_a_filter_sql_cannot_say_is_run_over_the_documents():
@@ -683,17 +667,6 @@ def test_a_file_of_the_earlier_emulator_is_carried_over(tmp_path):
 # --- 10. local paths: regular files outside /proc, /sys and /dev -------------------------------
 
 
-@pytest.fixture
-def local(tmp_path):
-    with Emulator(
-        data_dir=str(tmp_path / "state"),
-        schedule=IDLE,
-        tokenizer="cl100k_base",
-        allow_local_paths=True,
-    ) as emulator:
-        yield emulator
-
-
 def _a_regular_file_under(top: str) -> str | None:
     for root, _, files in os.walk(top):
         for name in files:
@@ -740,13 +713,7 @@ def test_a_dataset_turned_into_a_link_to_proc_fails_its_job(tmp_path, monkeypatc
         )
         + "\n"
     )
-    slow = Schedule(pending=1.5, running=0.1)
-    with Emulator(
-        data_dir=str(tmp_path / "state"),
-        schedule=slow,
-        tokenizer="cl100k_base",
-        allow_local_paths=True,
-    ) as emu:
+    with local_emulator(tmp_path / "state", Schedule(pending=1.5, running=0.1)) as emu:
         created = post_body(emu, json.dumps(job(str(dataset))).encode()).json()
         dataset.unlink()
         dataset.symlink_to("/proc/self/environ")

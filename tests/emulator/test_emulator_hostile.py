@@ -19,16 +19,13 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from tests.emulator.helpers import IDLE, JOBS, PARENT, job, local_emulator  # noqa: E402
 from tunestats.emulator import Emulator, app  # noqa: E402
 from tunestats.emulator.guard import MAX_BODY_BYTES, MAX_JSON_DEPTH  # noqa: E402
 from tunestats.emulator.lifecycle import Schedule  # noqa: E402
 
-PARENT = "projects/proj/locations/us-central1"
-JOBS = f"{PARENT}/tuningJobs"
 JSON = {"content-type": "application/json"}
 URI_FIELD = "tuning_job.supervised_tuning_spec.training_dataset_uri"
-# Jobs that never leave PENDING: nothing is counted, so fuzzed gs:// URIs reach no network.
-IDLE = Schedule(pending=3600, running=3600)
 
 
 @pytest.fixture(scope="module")
@@ -44,26 +41,6 @@ def http():
     """One client for many requests (a new httpx client per request costs tens of ms)."""
     with httpx.Client(timeout=30) as client:
         yield client
-
-
-@pytest.fixture
-def local(tmp_path):
-    """An emulator that takes local paths (jobs stay PENDING)."""
-    with Emulator(
-        data_dir=str(tmp_path / "state"),
-        schedule=IDLE,
-        tokenizer="cl100k_base",
-        allow_local_paths=True,
-    ) as emulator:
-        yield emulator
-
-
-def job(uri: str = "gs://some-bucket/train.jsonl", **extra) -> dict:
-    return {
-        "baseModel": "gemini-2.5-flash",
-        "supervisedTuningSpec": {"trainingDatasetUri": uri},
-        **extra,
-    }
 
 
 def post_raw(emu, path: str, content, version: str = "v1", **kw) -> httpx.Response:
@@ -214,12 +191,7 @@ def test_a_rebase_override_of_a_oneof_replaces_its_other_member(tmp_path):
     }
     path.write_text(json.dumps(row) + "\n")
     schedule = Schedule(pending=0.05, running=0.05, operation=0.05)
-    with Emulator(
-        data_dir=str(tmp_path / "e"),
-        schedule=schedule,
-        tokenizer="cl100k_base",
-        allow_local_paths=True,
-    ) as emu:
+    with local_emulator(tmp_path / "e", schedule) as emu:
         source = post_raw(emu, JOBS, json.dumps(job(str(path)))).json()
         deadline = time.monotonic() + 20
         while (done := httpx.get(f"{emu.url}/v1/{source['name']}").json())["state"] != (

@@ -121,20 +121,19 @@ def malformed() -> ApiError:
 
 
 def headers_too_slow(limits: Limits) -> ApiError:
-    return ApiError(
-        "DEADLINE_EXCEEDED",
-        f"The request's headers did not arrive within {limits.header_timeout:g} s.",
-        http_status=408,
-    )
+    return _timed_out(f"The request's headers did not arrive within {limits.header_timeout:g} s.")
 
 
 def body_too_slow(limits: Limits) -> ApiError:
-    return ApiError(
-        "DEADLINE_EXCEEDED",
+    return _timed_out(
         f"The request's body did not arrive within {limits.body_timeout:g} s of its headers "
-        "(fewer bytes sent than its Content-Length?).",
-        http_status=408,
+        "(fewer bytes sent than its Content-Length?)."
     )
+
+
+def _timed_out(message: str) -> ApiError:
+    # 408 Request Timeout rather than DEADLINE_EXCEEDED's usual 504: the client was the slow one.
+    return ApiError("DEADLINE_EXCEEDED", message, http_status=408)
 
 
 def too_many() -> ApiError:

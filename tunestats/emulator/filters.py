@@ -31,6 +31,7 @@ Choices where AIP-160 leaves room:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +44,19 @@ from .filter_tokens import KEYWORDS, FilterError, Token, quote, tokenize
 _MAX_DEPTH = 64
 
 
+# A rule of the grammar: parses what follows ``after`` (the token before it, for errors).
+_Rule = Callable[[Token | None], Condition]
+
+
 def _match_all(job: dict) -> bool:
     return True
 
 
-def _expected(what: str, after: Token | None, found: Token) -> FilterError:
-    where = f" after {after.describe()}" if after is not None else ""
+def _after(token: Token | None) -> str:
+    return f" after {token.describe()}" if token is not None else ""
+
+
+def _expected(what: str, where: str, found: Token) -> FilterError:
     return FilterError(found.pos, f"expected {what}{where}, found {found.describe()}")
 
 
@@ -74,6 +82,13 @@ class _Parser:
         self._next += 1
         return token
 
+    def _take_kind(self, kinds: tuple[str, ...], what: str, where: str) -> Token:
+        """Take the next token if its kind is one of ``kinds``; else "expected WHAT WHERE"."""
+        token = self._peek()
+        if token.kind not in kinds:
+            raise _expected(what, where, token)
+        return self._take()
+
     def parse(self) -> Condition:
         predicate = self._expression(None)
         token = self._peek()
@@ -83,11 +98,15 @@ class _Parser:
             raise FilterError(token.pos, f'{token.describe()} without a matching "("')
         return predicate
 
+    def _joined(self, rule: _Rule, keyword: str, after: Token | None) -> list[Condition]:
+        """``rule {keyword rule}``: each rule after the first follows its keyword."""
+        parts = [rule(after)]
+        while self._peek().kind == keyword:
+            parts.append(rule(self._take()))
+        return parts
+
     def _expression(self, after: Token | None) -> Condition:
-        parts = [self._sequence(after)]
-        while self._peek().kind == "AND":
-            parts.append(self._sequence(self._take()))
-        return all_of(parts)
+        return all_of(self._joined(self._sequence, "AND", after))
 
     def _sequence(self, after: Token | None) -> Condition:
         parts = [self._factor(after)]
@@ -96,10 +115,7 @@ class _Parser:
         return all_of(parts)
 
     def _factor(self, after: Token | None) -> Condition:
-        parts = [self._term(after)]
-        while self._peek().kind == "OR":
-            parts.append(self._term(self._take()))
-        return any_of(parts)
+        return any_of(self._joined(self._term, "OR", after))
 
     def _term(self, after: Token | None) -> Condition:
         if self._peek().kind in ("NOT", "-"):
@@ -112,7 +128,7 @@ class _Parser:
             return self._composite()
         if token.kind == "word":
             return self._restriction()
-        raise _expected('a field name or "("', after, token)
+        raise _expected('a field name or "("', _after(after), token)
 
     def _composite(self) -> Condition:
         opening = self._take()
@@ -123,30 +139,14 @@ class _Parser:
         self._depth += 1
         inner = self._expression(opening)
         self._depth -= 1
-        closing = self._peek()
-        if closing.kind != ")":
-            raise FilterError(
-                closing.pos,
-                f'expected ")" to close the "(" at character {opening.pos}, '
-                f"found {closing.describe()}",
-            )
-        self._take()
+        self._take_kind((")",), '")"', f' to close the "(" at character {opening.pos}')
         return inner
 
     def _restriction(self) -> Condition:
         field = self._member()
-        op = self._peek()
-        if op.kind != "op":
-            raise FilterError(
-                op.pos,
-                f"expected a comparison operator (=, !=, <, <=, >, >= or :) after "
-                f"{quote(field.name)}, found {op.describe()}",
-            )
-        self._take()
-        value = self._peek()
-        if value.kind not in ("value", "string"):
-            raise _expected("a value", op, value)
-        self._take()
+        operators = "a comparison operator (=, !=, <, <=, >, >= or :)"
+        op = self._take_kind(("op",), operators, f" after {quote(field.name)}")
+        value = self._take_kind(("value", "string"), "a value", _after(op))
         return restriction(field, op, value)
 
     def _member(self) -> Field:
@@ -156,7 +156,7 @@ class _Parser:
             dot = self._take()
             part = self._peek()
             if part.kind not in ("word", "string", *KEYWORDS) or part.start != dot.end:
-                raise _expected("a field name", dot, part)
+                raise _expected("a field name", _after(dot), part)
             parts.append(self._take())
         return resolve_field(parts)
 

@@ -17,7 +17,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 # The HTTP status Google's front end gives each google.rpc.Code.
 HTTP_OF = {
@@ -67,6 +67,16 @@ class ApiError(Exception):
 def invalid(message: str, field_path: str | None = None) -> ApiError:
     violations = [(field_path, message)] if field_path else []
     return ApiError("INVALID_ARGUMENT", message, violations)
+
+
+_Found = TypeVar("_Found")
+
+
+def must_exist(found: _Found | None, message: str) -> _Found:
+    """What the store found for a request, or NOT_FOUND (404) with ``message`` if nothing."""
+    if found is None:
+        raise ApiError("NOT_FOUND", message)
+    return found
 
 
 def _types(version: str) -> Any:

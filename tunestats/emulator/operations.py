@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from . import messages
-from .messages import ApiError, invalid
+from .messages import invalid, must_exist
 from .service import Service, enums_as_ints
 from .store import Operation
 
@@ -40,10 +40,11 @@ def operation_reply(service: Service, op: Operation, query: dict) -> dict[str, A
 
 
 def _find_operation(service: Service, name: str) -> Operation:
-    op = service.store.get_operation(name)
-    if op is None:
-        raise ApiError("NOT_FOUND", f"Operation does not exist: {name}")
-    return op
+    return must_exist(service.store.get_operation(name), _missing(name))
+
+
+def _missing(name: str) -> str:
+    return f"Operation does not exist: {name}"
 
 
 def get_operation(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
@@ -59,8 +60,7 @@ def cancel_operation(service: Service, version: str, params: dict, body: Any, qu
         doc = {**op.doc, "error": {"code": 1, "message": "The operation was cancelled."}}
         return Operation(op.name, op.version, now, doc)
 
-    if service.store.update_operation(params["name"], change) is None:
-        raise ApiError("NOT_FOUND", f"Operation does not exist: {params['name']}")
+    must_exist(service.store.update_operation(params["name"], change), _missing(params["name"]))
     return {}
 
 

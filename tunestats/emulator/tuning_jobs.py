@@ -23,7 +23,7 @@ from .filter_tokens import FilterError
 from .filters import Filter, compile_filter
 from .labels import add_labels, user_labels_only
 from .lifecycle import ENDED, request_cancel, timestamp
-from .messages import ApiError, invalid
+from .messages import ApiError, invalid, must_exist
 from .operations import operation_reply
 from .service import Service, enums_as_ints
 from .store import Job, Operation, Store
@@ -107,10 +107,11 @@ def get(service: Service, version: str, params: dict, body: Any, query: dict) ->
 
 
 def _find_job(service: Service, name: str) -> Job:
-    job = service.store.get_job(name)
-    if job is None:
-        raise ApiError("NOT_FOUND", f"The TuningJob does not exist: {name}")
-    return job
+    return must_exist(service.store.get_job(name), _missing(name))
+
+
+def _missing(name: str) -> str:
+    return f"The TuningJob does not exist: {name}"
 
 
 def list_jobs(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:
@@ -213,8 +214,7 @@ def cancel(service: Service, version: str, params: dict, body: Any, query: dict)
             return None  # asked twice: nothing more to do
         return request_cancel(job, now)
 
-    if service.store.update_job(params["name"], change) is None:
-        raise ApiError("NOT_FOUND", f"The TuningJob does not exist: {params['name']}")
+    must_exist(service.store.update_job(params["name"], change), _missing(params["name"]))
     if problem:
         raise problem[0]
     return {}
@@ -257,8 +257,7 @@ def _rebase_source(service: Service, ref: dict[str, Any]) -> Job:
         job = service.store.tuned_by(ref["tunedModel"].split("@", 1)[0])
     else:
         raise invalid("tunedModelRef needs tuningJob or tunedModel.", "tuned_model_ref")
-    if job is None:
-        raise ApiError("NOT_FOUND", f"No tuned model or tuning job matches {ref}.")
+    job = must_exist(job, f"No tuned model or tuning job matches {ref}.")
     if job.state != "JOB_STATE_SUCCEEDED":
         raise ApiError(
             "FAILED_PRECONDITION", f"The TuningJob {job.name} has not succeeded ({job.state})."
