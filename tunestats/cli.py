@@ -348,9 +348,9 @@ def _html_available() -> bool:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .batch import run_batch, summary_lines, table
+    from .batch import run_batch
+    from .batch.outcome import report_batch
     from .config.profiles import UnknownModel
-    from .io.files import first_line
     from .tokenizers import TokenizerError
 
     if args.html is not None and not _html_available():
@@ -374,21 +374,8 @@ def _batch(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    print(table(result.rows))
-    print(
-        "\n" + "\n".join(summary_lines(result.rows, result.summary_jsonl, result.summary_parquet))
-    )
-    if args.html is not None:
-        from .batch.pages import write_batch_html
-
-        try:
-            print(f"HTML index in {write_batch_html(args.html, result.rows)}")
-        except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
-            _error(f"--html {args.html}: cannot write: {first_line(exc)}")
-            return EXIT_FAILED
-    for row in result.failed:
-        _error(row.error or row.uri)
-    return EXIT_FAILED if result.failed else EXIT_OK
+    jsonl, parquet = result.summary_jsonl, result.summary_parquet
+    return report_batch(result.rows, jsonl, parquet, args.html, _error)
 
 
 def _emulator(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ from ..config.plan import Plan, make_plan
 from ..io import uris
 from ..io.files import first_line, join_path
 from ..present.html import missing_extra
-from ..run.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from ..run.exits import EXIT_USAGE
 from .transforms import ComputeStats, RecordDoc
 
 
@@ -289,20 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:  # nothing to count: no job to start
         batch.write_summary(args.out, [work.failed[uri] for uri in work.order])
 
-    rows = batch.read_summary(args.out)
-    failed = [row for row in rows if row.status == "failed"]
-    print(batch.table(rows))
+    from ..batch.outcome import report_batch
+
     jsonl = join_path(args.out, batch.SUMMARY_NAME + ".jsonl")
     parquet = join_path(args.out, batch.SUMMARY_NAME + ".parquet")
-    print("\n" + "\n".join(batch.summary_lines(rows, jsonl, parquet)))
-    if args.html is not None:
-        from ..batch.pages import write_batch_html
-
-        try:
-            print(f"HTML index in {write_batch_html(args.html, rows)}")
-        except Exception as exc:  # OSError locally; fsspec's filesystems raise their own
-            _error(f"--html {args.html}: cannot write: {first_line(exc)}")
-            return EXIT_FAILED
-    for row in failed:
-        _error(row.error or row.uri)
-    return EXIT_FAILED if failed else EXIT_OK
+    return report_batch(batch.read_summary(args.out), jsonl, parquet, args.html, _error)
