@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -220,14 +222,48 @@ def run_pipeline(
     build_pipeline(pipeline, work, args.out, shard_bytes=args.shard_bytes, **options)
     result = None
     try:
-        result = pipeline.run()
-        result.wait_until_finish()
+        with _worker_stderr_filtered(pipeline_options):
+            result = pipeline.run()
+            result.wait_until_finish()
     except Exception as exc:
         batch.write_summary(args.out, _rows_after_failure(work, args.out, plan, exc))
     finally:
         client = getattr(result, "client", None)  # the DaskRunner's; Beam never closes it
         if client is not None:
             client.close()
+
+
+@contextlib.contextmanager
+def _worker_stderr_filtered(pipeline_options: Any) -> Iterator[None]:
+    """In ``multi_processing`` mode Beam's worker processes write to the stderr they inherit,
+    each its "apitools not found" warning (Beam's gcp extra is not installed): while the
+    pipeline runs, stderr goes through a pipe that leaves that line out."""
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    mode = pipeline_options.view_as(DirectOptions).direct_running_mode
+    if mode != "multi_processing" or os.name != "posix":
+        yield
+        return
+    sys.stderr.flush()
+    read, write = os.pipe()
+    saved = os.dup(2)
+    os.dup2(write, 2)
+    os.close(write)
+
+    def pump() -> None:
+        with os.fdopen(read, "rb", buffering=0) as lines:
+            for line in iter(lines.readline, b""):
+                if b"apitools not found" not in line:
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=pump, name="tunestats-stderr", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe ends once the workers, which hold it too, are gone
+        thread.join(timeout=5)
 
 
 def _rows_after_failure(
