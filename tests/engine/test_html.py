@@ -1,9 +1,9 @@
-"""The HTML report (tunestats.html): its chart geometry, and its pages in a real browser.
+"""The HTML report (tunestats.present.html): its chart geometry, and its pages in a real browser.
 
 The page dicts are written here, from the page model, so these tests pin the rendering alone.
 The browser tests open the files in the system Chromium (tests/support/browser.py) and check
-the DOM contract of tunestats/html.py's docstring against the dicts, that nothing is fetched,
-logged as an error or run, and that the pages read the same with JavaScript off.
+the DOM contract of tunestats/present/html.py's docstring against the dicts, that nothing is
+fetched, logged as an error or run, and that the pages read the same with JavaScript off.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tunestats.present import html  # noqa: E402
 HOSTILE = "<script>alert(1)</script>"
 
 
-# Page dicts, as the engine builds them (the page model: tunestats/html.py's docstring).
+# Page dicts, as the engine builds them (the page model: tunestats/present/html.py's docstring).
 
 
 def distribution(name: str, field: str, values: list[int]) -> dict:

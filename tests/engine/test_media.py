@@ -195,7 +195,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     return {name: folder / name for name in made}
 
 
-def _one(jsonl, rows, **options) -> tunestats.results.Stats:
+def _one(jsonl, rows, **options) -> tunestats.job.results.Stats:
     path = jsonl(rows)
     return tunestats.compute(str(path), tokenizer=TOKENIZER, **options)
 

@@ -1,5 +1,5 @@
-"""`stats --report-json PATH` (tunestats/report_json.py): everything the text report shows, as
-one JSON object.
+"""`stats --report-json PATH` (tunestats/present/report_json.py): everything the text report
+shows, as one JSON object.
 
 Each field is checked against what the text report prints (its lines are rebuilt from the
 document with the text report's own row functions and found in its output) and against the

@@ -3,7 +3,7 @@
 A prefix expands to the dataset files under it, a glob to the files it matches, a file to
 itself; each dataset comes with its version (generation, or size and mtime).
 
-A plain path (:func:`tunestats.uris.is_plain_path`, the rule by which ``stats`` opens a name)
+A plain path (:func:`tunestats.io.uris.is_plain_path`, the rule by which ``stats`` opens a name)
 is listed on this machine as written: ``::`` and ``file:`` in it are part of the name, and a
 path that exists is that file or directory even when it holds glob characters. Files under the
 batch's own outputs (DEST, the ``--html`` folder) are never datasets: a rerun must not count

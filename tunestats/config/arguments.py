@@ -1,6 +1,6 @@
 """Arguments: the command-line options, derived from the one option table (``Options``).
 
-Each field of :class:`~tunestats.options.Options` that the command line offers becomes
+Each field of :class:`~tunestats.config.options.Options` that the command line offers becomes
 ``--its-name``, with the help text of its metadata; :func:`count_options` turns parsed
 arguments back into Options fields. ``tunestats stats``, ``tunestats batch`` and
 ``python -m tunestats.beam`` all build their parsers here, so an option is written once.

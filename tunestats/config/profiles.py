@@ -26,7 +26,7 @@ class ModelProfile:
     format: str
     # Key of tokenizers.GEMINI_TOKENIZER_MODELS that counts exactly for this model, if any.
     gemini_tokenizer: str | None
-    # Which job-level limits apply (SPEC §8, tunestats.readiness.LIMITS); None: none known.
+    # Which job-level limits apply (SPEC §8, tunestats.job.readiness.LIMITS); None: none known.
     family: str | None = None
 
 

@@ -113,7 +113,7 @@ class Distribution:
 
 @dataclass(frozen=True)
 class DropGroup:
-    """The dropped lines of one kind: a code of ``tunestats.drops.KINDS`` at one JSON path
+    """The dropped lines of one kind: a code of ``tunestats.formats.drops.KINDS`` at one JSON path
     (indices as ``[*]``; empty for the whole line); how many, and the first with reasons."""
 
     code: str

@@ -29,7 +29,7 @@ from ..media import MediaResult
 from ..tokenizers import Tokenizer
 from .accumulate import Accumulator
 
-TOO_LONG = "too-long"  # the drop code of the "too long" rule (tunestats.drops.KINDS)
+TOO_LONG = "too-long"  # the drop code of the "too long" rule (tunestats.formats.drops.KINDS)
 # Blocks with fewer non-blank lines go through the per-line path: Arrow's set-up costs more.
 ARROW_MIN_LINES = 64
 

@@ -194,7 +194,7 @@ class ProcessCounter:
 
 def _gcs_setting() -> tuple[str | None, ...]:
     """What gcsfs reads once, when a worker imports it: a worker serves only counts under the
-    same (the layout probe that ``tunestats.source`` turns off for a local GCS server)."""
+    same (the layout probe that ``tunestats.io.files`` turns off for a local GCS server)."""
     names = ("STORAGE_EMULATOR_HOST", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT")
     return tuple(os.environ.get(name) for name in names)
 

@@ -15,7 +15,7 @@ moment it is created, so the first reply and every GET, list and filter show the
 
 Both follow from the emulator's ``--tokenizer`` / ``--tokenizer-model`` and the job's base
 model (the student of a distillation job, the base of a ``preTunedModel``), resolved exactly as
-the count of the datasets resolves them (``tunestats.options.plan``).
+the count of the datasets resolves them (``tunestats.config.plan.make_plan``).
 
 Labels, because Google's clients parse replies with their protos and drop a field the protos
 do not declare, while every client reads labels back (``job.labels``) and list filters select

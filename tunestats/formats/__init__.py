@@ -136,7 +136,7 @@ def parse_record(raw: bytes) -> Any:
 
 class Drop(NamedTuple):
     """A dropped line: what is wrong (without the line number), whether it was JSON, the kind
-    of problem (a code of :data:`tunestats.drops.KINDS`) and the JSON path where it is."""
+    of problem (a code of :data:`tunestats.formats.drops.KINDS`) and the JSON path where it is."""
 
     problem: str
     json: bool

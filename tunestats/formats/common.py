@@ -106,7 +106,7 @@ class Example:
     record: dict[str, Any]
     media: tuple[MediaPart, ...] = ()
     # The line's generationConfig.mediaResolution ("" when absent; SPEC §8's consistency
-    # rule), and what SPEC §8 warns about (tunestats.readiness.NOTICES keys).
+    # rule), and what SPEC §8 warns about (tunestats.job.readiness.NOTICES keys).
     resolution: str = ""
     notices: tuple[str, ...] = ()
 

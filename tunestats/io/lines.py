@@ -32,7 +32,7 @@ from .sources import SourceInfo, check_unchanged, open_binary
 MAX_LINE_BYTES = 256 << 20
 
 
-TOO_LONG_LINE = "too-long-line"  # its drop code (tunestats.drops.KINDS)
+TOO_LONG_LINE = "too-long-line"  # its drop code (tunestats.formats.drops.KINDS)
 
 
 class LongLine(bytes):

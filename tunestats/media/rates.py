@@ -158,7 +158,7 @@ def part_tokens(part: MediaPart, kind: str, m: Measurement | None, gen: str) -> 
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a part's example is dropped: a drop code (tunestats.drops.KINDS) and the words."""
+    """Why a part's example is dropped: a drop code (``formats.drops.KINDS``) and the words."""
 
     code: str
     words: str

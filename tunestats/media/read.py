@@ -6,7 +6,7 @@ digest of inline bytes) as soon as a block is parsed, reads them on a bounded po
 keeps one :class:`Outcome` per key for the rest of the run: a dataset whose 300,000 parts
 share a few objects reads each of them once. Only as much of an object is read as
 ``measure`` needs (a range read of the header; an MP4's index or a PDF's trailer where they
-are), through the file systems of :mod:`tunestats.source`, so ``gs://`` has the same
+are), through the file systems of :mod:`tunestats.io.files`, so ``gs://`` has the same
 credentials, endpoint and one-line errors as datasets.
 
 Hands to ``media.stage``: an :class:`Outcome` per key: a :class:`Measurement`, or "missing",

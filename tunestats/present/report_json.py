@@ -10,7 +10,7 @@ present (``null`` where a value does not apply), so ``jq '.datasets.training.dro
 meets a missing key. ``version`` changes when a key changes meaning or goes away; new keys may
 be added within a version. docs/REPORT_JSON.md documents each field.
 
-It takes a :class:`~tunestats.results.Stats` and reuses the sentences of ``text`` and the
+It takes a :class:`~tunestats.job.results.Stats` and reuses the sentences of ``text`` and the
 values of ``view`` (the same words and figures as the text report and the HTML page). Hands a
 dict, or its bytes, to the CLI.
 """

@@ -1,6 +1,6 @@
 """Text: the terminal report of a run, and its tokenizer line.
 
-From :class:`~tunestats.results.Stats` to lines of text: the totals, one row per distribution
+From :class:`~tunestats.job.results.Stats` to lines of text: the totals, one row per distribution
 with a histogram of Vertex's buckets (block characters, or ASCII ones; ``buckets`` adds their
 edges and counts), the dropped examples grouped by kind (code, fix, first lines), and the job:
 readiness (SPEC §8) and cost. The last stage: it hands strings to the CLI.

@@ -1,7 +1,7 @@
 """View: a run's results as the plain values that the HTML pages and the batch records show.
 
-From :class:`~tunestats.results.Stats` (or a batch record) to the *page model* that
-:mod:`tunestats.html` renders (its shape is documented there): what was read, the tokenizer
+From :class:`~tunestats.job.results.Stats` (or a batch record) to the *page model* that
+:mod:`tunestats.present.html` renders (its shape is documented there): what was read, the tokenizer
 and whether it is exact, readiness, cost, and per dataset the totals, distributions, drop
 groups (code, count, hint, first lines) and samples. Also the parts of a batch record that
 say the same (``droppedByCode``, ``dropGroups``, ``readiness``, ``cost``), so that a batch

@@ -4,7 +4,7 @@ source (blocks of lines) -> the format, detected from the first records -> count
 process) or parallel (byte ranges on a pool, combined) -> results. :func:`compute` is the
 Python API; the CLI is a thin layer over it.
 
-Hands to the caller: :class:`~tunestats.results.Stats`, whose ``to_dict()`` is the
+Hands to the caller: :class:`~tunestats.job.results.Stats`, whose ``to_dict()`` is the
 TuningDataStats document.
 """
 
@@ -52,7 +52,7 @@ def compute(
     ``tokenizer``, ``tokenizer_model``, ``epochs``, ``batch_size``,
     ``max_tokens_per_example``, ``jobs``...). ``progress`` draws a progress bar (the CLI gives
     one when stderr is a terminal). ``write_kept`` and ``write_dropped`` (paths or URLs) receive
-    the training source's kept lines and its dropped lines (:mod:`tunestats.outputs`).
+    the training source's kept lines and its dropped lines (:mod:`tunestats.io.outputs`).
     Raises :class:`SourceError` when a source cannot be used
     at all, ``ValueError`` for bad options.
     """
