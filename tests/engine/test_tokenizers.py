@@ -401,7 +401,10 @@ def test_every_gemini_model_defaults_to_its_shipped_tokenizer(model, key):
 def test_every_profile_of_a_gemini_model_is_exact_by_default():
     for name, profile in PROFILES.items():
         choice = make_plan(Options(model=name)).choice
-        assert choice.exact is (profile.gemini_tokenizer is not None), name
+        # issue 21: an open model's own tokenizer from the open-models extra, when installed
+        own = profile.tokenizer
+        installed = own not in tk.PACKAGED or tk.packaged_file(tk.PACKAGED[own]) is not None
+        assert choice.exact is (own is not None and installed), name
 
 
 def test_shipped_tokenizer_counts_like_sentencepiece_on_the_file():
@@ -445,14 +448,19 @@ def test_gemini_model_of_another_generation_is_an_estimate(tmp_path):
     assert stats.exact is True and stats.notes == []
 
 
-def test_open_model_gets_one_note_naming_what_would_make_it_exact(tmp_path):
+def test_open_model_gets_one_note_naming_what_would_make_it_exact(tmp_path, monkeypatch):
     path = write_jsonl(tmp_path / "pc.jsonl", [{"prompt": "Hi", "completion": "Hello"}])
     model = "meta/llama3_1@llama-3.1-8b"
+    # issue 21: Llama counts with its own tokenizer; without the open-models extra, an estimate
+    nowhere = (("tunestats-no-such-package", "tokenizer.model"),)
+    monkeypatch.setitem(
+        tk.PACKAGED, "llama3", dataclasses.replace(tk.PACKAGED["llama3"], places=nowhere)
+    )
     stats = tunestats.compute(str(path), model=model)
     assert stats.tokenizer == "cl100k_base" and stats.exact is False
     assert len(stats.notes) == 1
     note = stats.notes[0]
-    assert "estimates" in note and model in note and "hf:" in note
+    assert "estimates" in note and model in note and "tunestats[open-models]" in note
     assert "Gemini" not in note  # no word about a missing Gemini model for an open model
     # --tokenizer gemini on an open model: Gemini 2.x counts, an estimate
     gemini = tunestats.compute(str(path), model=model, tokenizer="gemini")

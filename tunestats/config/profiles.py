@@ -1,7 +1,9 @@
 """Model profiles: base model names to their per-example token limit and defaults (SPEC §4).
 
 Hands to the pipeline: a :class:`ModelProfile`, which fixes the "too long" limit, the format
-assumed when detection is undecided, and which Gemini tokenizer model counts exactly for it.
+assumed when detection is undecided, and which tokenizer counts exactly for it (a Gemini
+model shipped with tunestats, which Gemma 2 and 3 share; Llama's or Qwen's, from the
+``open-models`` extra).
 To ``tunestats models``: each model's generation and whether Vertex tunes it now (SPEC §8).
 An unknown name is an error that suggests a known one of the same generation first.
 """
@@ -24,10 +26,16 @@ class ModelProfile:
     name: str
     max_tokens_per_example: int
     format: str
-    # Key of tokenizers.GEMINI_TOKENIZER_MODELS that counts exactly for this model, if any.
-    gemini_tokenizer: str | None
+    # Key of the model's own tokenizer, if tunestats knows one: of
+    # tokenizers.GEMINI_TOKENIZER_MODELS (shipped) or tokenizers.open_models.PACKAGED.
+    tokenizer: str | None
     # Which job-level limits apply (SPEC §8, tunestats.job.readiness.LIMITS); None: none known.
     family: str | None = None
+
+    @property
+    def gemini_tokenizer(self) -> str | None:
+        """The former name of :attr:`tokenizer` (config.plan and the models table read it)."""
+        return self.tokenizer
 
 
 def _gemini3(name: str) -> ModelProfile:
@@ -42,8 +50,8 @@ def _gemini15(name: str) -> ModelProfile:
     return ModelProfile(name, LIMIT_GEMINI_15, "gemini", "gemma2", "gemini-1.5")
 
 
-def _open(name: str) -> ModelProfile:
-    return ModelProfile(name, LIMIT_OPEN, "openai-chat", None, "open")
+def _open(name: str, tokenizer: str | None) -> ModelProfile:
+    return ModelProfile(name, LIMIT_OPEN, "openai-chat", tokenizer, "open")
 
 
 _PROFILES = [
@@ -74,23 +82,28 @@ _PROFILES = [
     ),
     # CHOICES.md: no published limit found; the Gemini 1.5 one.
     ModelProfile("gemini-1.0-pro-002", LIMIT_GEMINI_15, "gemini-messages", "gemma2", "gemini-1.0"),
+    # Open models: each with its own tokenizer (README "Tokenizers", CHOICES.md "Open models'
+    # tokenizers"); Gemma's are the Gemini files of the same vocabulary.
     *(
-        _open(n)
+        _open(n, "llama3")
         for n in (
             "meta/llama3_1@llama-3.1-8b",
             "meta/llama3_1@llama-3.1-8b-instruct",
             "meta/llama3-2@llama-3.2-1b-instruct",
             "meta/llama3-2@llama-3.2-3b-instruct",
             "meta/llama3-3@llama-3.3-70b-instruct",
-            "google/gemma2@gemma-2-9b-it",
-            "google/gemma2@gemma-2-27b-it",
+        )
+    ),
+    *(_open(n, "gemma2") for n in ("google/gemma2@gemma-2-9b-it", "google/gemma2@gemma-2-27b-it")),
+    *(
+        _open(n, "gemma3")
+        for n in (
             "google/gemma3@gemma-3-4b-it",
             "google/gemma3@gemma-3-12b-it",
             "google/gemma3@gemma-3-27b-it",
-            "qwen/qwen3@qwen3-8b",
-            "qwen/qwen3@qwen3-32b",
         )
     ),
+    *(_open(n, "qwen3") for n in ("qwen/qwen3@qwen3-8b", "qwen/qwen3@qwen3-32b")),
 ]
 
 PROFILES: dict[str, ModelProfile] = {p.name: p for p in _PROFILES}

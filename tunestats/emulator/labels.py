@@ -4,14 +4,16 @@ Every job the emulator creates (``create`` and ``rebaseTunedModel``) gets two la
 moment it is created, so the first reply and every GET, list and filter show them:
 
 - ``tunestats-tokenizer``: the tokenizer that counts the job's datasets, by its short name:
-  ``gemma3`` (Gemini 2.x), ``gemma4`` (Gemini 3.5 Flash, 3.1 Flash-Lite), ``gemma2``
-  (Gemini 1.x) for the SentencePiece models shipped with tunestats; ``cl100k_base`` or
+  ``gemma3`` (Gemini 2.x, Gemma 3), ``gemma4`` (Gemini 3.5 Flash, 3.1 Flash-Lite), ``gemma2``
+  (Gemini 1.x, Gemma 2) for the SentencePiece models shipped with tunestats; ``llama3`` and
+  ``qwen3`` for the open models' files of the ``open-models`` extra; ``cl100k_base`` or
   ``o200k_base``; ``hf`` for a Hugging Face ``tokenizer.json``; ``sentencepiece`` for a
   SentencePiece file that is none of Gemini's.
-- ``tunestats-exact-token-counts``: ``true`` when that tokenizer is the base model's own (its
-  token counts are the ones Vertex would report), else ``false``: a Gemini model counted with
-  ``--tokenizer cl100k_base``, or an open model, for which tunestats ships no tokenizer (with
-  ``--tokenizer hf:PATH`` too: tunestats cannot check that the file is the model's own).
+- ``tunestats-exact-token-counts``: ``true`` when that tokenizer is the base model's own (for a
+  Gemini model its token counts are the ones Vertex would report; for an open model, its text
+  tokens, chat-template tokens not counted), else ``false``: a Gemini model counted with
+  ``--tokenizer cl100k_base``, Llama or Qwen without the ``open-models`` extra, any model with
+  ``--tokenizer hf:PATH`` (tunestats cannot check that the file is the model's own).
 
 Both follow from the emulator's ``--tokenizer`` / ``--tokenizer-model`` and the job's base
 model (the student of a distillation job, the base of a ``preTunedModel``), resolved exactly as

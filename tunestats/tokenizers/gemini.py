@@ -1,5 +1,8 @@
 """Gemini's SentencePiece models: ``--tokenizer gemini``, the default for every Gemini model.
 
+Gemma 2 and Gemma 3 share them (the files are Gemma's: README "Tokenizers"), so they are the
+default for those open models too.
+
 Google's models ship in ``tunestats/data`` (sha256 checked on load, loaded once per process on
 first use): Gemini 2.x, Gemini 3.5 Flash / 3.1 Flash-Lite, Gemini 1.x. So a Gemini model's
 counts are exact with no flag and no network. ``--tokenizer-model FILE`` takes any other
@@ -49,7 +52,7 @@ GEMINI_TOKENIZER_MODELS = {
         "gemma3",
         "gemma3_cleaned_262144_v2.spiece.model",
         "1299c11d7cf632ef3b4e11937501358ada021bbdf7c47638d13c0ee982f2e79c",
-        "Gemini 2.x",
+        "Gemini 2.x and Gemma 3",
         "https://raw.githubusercontent.com/google/gemma_pytorch/"
         "014acb7ac4563a5f77c76d7ff98f31b568c16508/tokenizer/gemma3_cleaned_262144_v2.spiece.model",
         (">\u2581</", "\u2581YYYY", "\u2581yyyy", "\u2581diffformul", "\u2581::::::::"),
@@ -66,7 +69,7 @@ GEMINI_TOKENIZER_MODELS = {
         "gemma2",
         "tokenizer_gemma2.model",
         "61a7b147390c64585d6c3543dd6fc636906c9af3865a5548f27f31aee1d4c8e2",
-        "Gemini 1.x",
+        "Gemini 1.x and Gemma 2",
         "https://raw.githubusercontent.com/google/gemma_pytorch/"
         "33b652c465537c6158f9a472ea5700e5e770ad3f/tokenizer/tokenizer.model",
         ("\u2581\u0441\u0441\u0441\u0440",),

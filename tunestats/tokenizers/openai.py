@@ -3,9 +3,10 @@
 Counted by the Rust core of the ``bpe-openai`` package, which also ships the encoding files, so
 nothing is downloaded. :func:`tiktoken_encoding` builds the same encoding in tiktoken from those
 files (their sha256 checked against tiktoken's own): the reference the tests and benchmarks
-compare with, proven to count alike on the whole corpus. Every Gemini model has its own
-tokenizer, and tunestats ships none for an open model, so these counts are estimates for every
-model here. Hands on an :class:`OpenAIEncoding`.
+compare with, proven to count alike on the whole corpus. No model here tokenizes with them, so
+their counts are estimates for every model: the default only for a model whose own tokenizer
+tunestats cannot have (Llama or Qwen without the ``open-models`` extra, an unknown model).
+Hands on an :class:`OpenAIEncoding`.
 """
 
 from __future__ import annotations
