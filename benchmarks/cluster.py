@@ -19,11 +19,9 @@ summed over the command's process tree, and for Dask also over the cluster's pro
 summary equal the batch's, byte for byte (the summary's rows without their record path).
 ``cl100k_base`` throughout. The folder is removed at the end.
 
-Until ``tunestats.beam`` takes Dask's options and runs right on the DaskRunner (issue 20), the
-Dask rows fail (the command's last lines are printed). The DaskRunner puts 128 datasets in
-one Dask partition, one task, by default; ``--beam-args '--dask_partition_size 1'`` gives each
-dataset its own, until the command picks a partitioning itself. ``--beam-module`` runs another
-copy of the command (a module that the workers can import too, via ``PYTHONPATH``).
+The command picks the Dask partitions itself (two per worker thread); ``--beam-args
+'--dask_npartitions 201'`` and the like try others. ``--beam-module`` runs another copy of the
+command (a module that the workers can import too, via ``PYTHONPATH``).
 """
 
 from __future__ import annotations

@@ -89,3 +89,17 @@ def test_genai_baseline_agrees_with_tunestats(tmp_path):
     texts = list(baselines._extract(str(path)))
     counted = int(tunestats.tokenizers.GeminiTokenizer("gemma3").count(texts).sum())
     assert compare.differences(mine.stats, {"tokens": counted}, "ceiling") == []
+
+
+@pytest.mark.slow
+def test_cluster_benchmark_runs_and_finds_beam_on_dask_equal_to_batch(tmp_path, capsys):
+    """benchmarks/cluster.py end to end, small: batch and one Dask worker, same outputs."""
+    pytest.importorskip("distributed")
+    cluster = load("cluster")
+    code = cluster.main(
+        ["--files", "3", "--size", "200KB", "--big", "1MB", "--workers", "1", "--jobs", "1"]
+        + ["--dir", str(tmp_path)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "dask 1 worker" in out and out.rstrip().endswith("yes")

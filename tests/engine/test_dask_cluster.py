@@ -70,6 +70,7 @@ def test_client_computes_on_every_worker(dask_cluster):
     assert len(set(pids.values())) == 2
 
 
+@pytest.mark.slow  # 6-25 s on 2 shared cores
 def test_killed_worker_is_restarted_by_its_nanny_and_a_lost_one_stays_gone(tmp_path):
     with DaskCluster(tmp_path / "cluster", workers=2).start() as cluster:
         before = cluster.worker_pids()
@@ -103,6 +104,7 @@ class _Keep(beam.DoFn):
         Path(self.folder, uuid.uuid4().hex).write_bytes(pickle.dumps(element))
 
 
+@pytest.mark.slow  # 6-25 s on 2 shared cores
 def test_beam_pipeline_on_the_dask_runner(dask_cluster, tmp_path):
     import pickle
 

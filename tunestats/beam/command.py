@@ -180,13 +180,16 @@ def offline_direct_runner(pipeline_options: Any) -> None:
         standard.runner = DASK_RUNNER
 
 
-# Enough tasks to keep any cluster of a few hundred workers busy, few enough for the scheduler.
-_MOST_PARTITIONS = 1024
+# Dask partitions per worker thread: each partition costs every step a task (about 0.3 s of
+# Beam's own work per step on a worker), so a few per thread keep the workers busy without
+# paying that cost per dataset (benchmarks/cluster.py).
+_PARTITIONS_PER_THREAD = 2
 
 
 def dask_partitions(pipeline_options: Any, datasets: int) -> None:
-    """On Dask, one partition per dataset unless the user chose: the DaskRunner's default puts
-    up to 128 elements in one partition, which one worker runs one after another."""
+    """On Dask, unless the user chose (``--dask_npartitions``, ``--dask_partition_size``): two
+    partitions per worker thread of the cluster, at most one per dataset. The DaskRunner's
+    own default puts up to 128 datasets in one partition, which one worker counts alone."""
     from apache_beam.options.pipeline_options import StandardOptions
 
     if (pipeline_options.view_as(StandardOptions).runner or "") != DASK_RUNNER:
@@ -194,8 +197,25 @@ def dask_partitions(pipeline_options: Any, datasets: int) -> None:
     from apache_beam.runners.dask.dask_runner import DaskOptions
 
     dask = pipeline_options.view_as(DaskOptions)
-    if getattr(dask, "partition_size", None) is None and getattr(dask, "npartitions", None) is None:
-        dask.npartitions = max(1, min(datasets, _MOST_PARTITIONS))
+    if dask.partition_size is not None or dask.npartitions is not None:
+        return
+    threads = _cluster_threads(dask) or os.cpu_count() or 1
+    dask.npartitions = max(1, min(datasets, _PARTITIONS_PER_THREAD * threads))
+
+
+def _cluster_threads(dask: Any) -> int | None:
+    """How many worker threads the cluster at ``--dask_client_address`` has (None: no address,
+    or it does not answer; the run itself then says why)."""
+    if not dask.address:
+        return None
+    try:
+        from distributed import Client
+
+        timeout = dask.timeout if isinstance(dask.timeout, int) else 30
+        with Client(dask.address, timeout=timeout, set_as_default=False) as client:
+            return sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()) or None
+    except Exception:
+        return None
 
 
 def _remote_problem(runner: str | None, dest: str, sources: Sequence[str]) -> str | None:

@@ -49,7 +49,7 @@ def make_plan(options: Options) -> Plan:
     options.check()
     profile = get_profile(options.model, options.max_tokens_per_example)
     choice = choose_tokenizer(
-        options.tokenizer, options.tokenizer_model, profile.gemini_tokenizer, profile.name
+        options.tokenizer, options.tokenizer_model, profile.tokenizer, profile.name
     )
     counter = MemoCounter(choice.tokenizer) if options.memo else choice.tokenizer
     media = MediaStage(

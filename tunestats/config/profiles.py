@@ -32,11 +32,6 @@ class ModelProfile:
     # Which job-level limits apply (SPEC §8, tunestats.job.readiness.LIMITS); None: none known.
     family: str | None = None
 
-    @property
-    def gemini_tokenizer(self) -> str | None:
-        """The former name of :attr:`tokenizer` (config.plan and the models table read it)."""
-        return self.tokenizer
-
 
 def _gemini3(name: str) -> ModelProfile:
     return ModelProfile(name, LIMIT_GEMINI_2, "gemini", "gemma4", "gemini-3")
