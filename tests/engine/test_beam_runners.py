@@ -222,3 +222,23 @@ def test_batch_summary_names_each_dataset_once(reference):
     rows = summary(reference)
     assert len({r["uri"] for r in rows}) == len(rows)
     assert batch.SUMMARY_NAME == "summary"
+
+
+def test_a_failed_pipeline_still_leaves_a_summary_of_every_dataset(datasets, tmp_path):
+    """A pipeline that fails (on Dask: a worker that died four times under one task) lists the
+    datasets it counted and every other one as failed, with the pipeline's error."""
+    from tunestats.beam.command import _rows_after_failure
+    from tunestats.config.options import Options
+    from tunestats.config.plan import make_plan
+
+    plan = make_plan(Options(tokenizer=TOKENIZER))
+    first, second = datasets[0], datasets[1]
+    work = batch.work_of(batch.expand([first, second, str(tmp_path / "gone.jsonl")], []))
+    dest = str(tmp_path / "out")
+    counted = batch.save_record(dest, batch.count_whole(work.datasets[0], plan))
+    rows = _rows_after_failure(work, dest, plan, RuntimeError("KilledWorker: w0 died"))
+    assert [r.uri for r in rows] == work.order  # every dataset, once, in order
+    assert rows[0] == counted
+    assert rows[1].status == "failed" and rows[1].error.endswith("KilledWorker: w0 died")
+    assert rows[1].error.startswith("the pipeline failed before this dataset was counted")
+    assert rows[2] == work.failed[work.order[2]]

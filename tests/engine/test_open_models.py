@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 import tunestats
 from tests.conftest import CORPUS, write_jsonl
+from tests.support.tokenizer_tools import strings_in
 from tunestats import batch
 from tunestats import tokenizers as tk
 from tunestats.cli import main
@@ -60,16 +61,7 @@ def corpus_texts() -> list[str]:
         for line in path.read_text(encoding="utf-8").split("\n"):
             texts.append(line)
             if line.strip():
-                stack: list[Any] = [json.loads(line)]
-                while stack:
-                    item = stack.pop()
-                    if isinstance(item, str):
-                        texts.append(item)
-                    elif isinstance(item, dict):
-                        texts.extend(item)
-                        stack.extend(item.values())
-                    elif isinstance(item, list):
-                        stack.extend(item)
+                texts.extend(strings_in(json.loads(line)))
     return texts
 
 
@@ -120,20 +112,6 @@ def test_llama_file_is_the_one_in_llama_models(meta):
     assert enc.encode_ordinary("This is a test sentence.") == [2028, 374, 264, 1296, 11914, 13]
 
 
-def test_llama_counts_equal_meta_on_the_corpus(meta):
-    texts = corpus_texts()
-    counted = tk.PackagedBPE(tk.PACKAGED["llama3"]).count(texts).tolist()
-    assert counted == [meta_count(meta, t) for t in texts]
-
-
-@PROPERTY
-@given(texts=st.lists(TEXTS, max_size=6))
-def test_llama_counts_equal_meta_on_generated_text(meta, texts):
-    assert tk.PackagedBPE(tk.PACKAGED["llama3"]).count(texts).tolist() == [
-        meta_count(meta, t) for t in texts
-    ]
-
-
 def test_llama_special_token_strings_count_as_plain_text(meta):
     counted = tk.PackagedBPE(tk.PACKAGED["llama3"]).count(["<|eot_id|>", "<|begin_of_text|>"])
     assert counted.tolist() == [
@@ -166,18 +144,30 @@ def qwen_count(qwen: Any, text: str) -> int:
     return len(qwen.encode(text, allowed_special=set(), disallowed_special=()))
 
 
-def test_qwen_counts_equal_the_reference_on_the_corpus(qwen):
+# --- both: counts equal the reference's, on the corpus and on generated text ------------------
+
+COUNTS = {"llama3": ("meta", meta_count), "qwen3": ("qwen", qwen_count)}
+
+
+@pytest.fixture(scope="module", params=sorted(COUNTS))
+def reference(request) -> tuple[str, Any]:
+    """(key, the reference's count of one text): Meta's Tokenizer, or the Qwen package's."""
+    fixture, count = COUNTS[request.param]
+    tokenizer = request.getfixturevalue(fixture)
+    return request.param, lambda text: count(tokenizer, text)
+
+
+def test_counts_equal_the_reference_on_the_corpus(reference):
+    key, count = reference
     texts = corpus_texts()
-    counted = tk.PackagedBPE(tk.PACKAGED["qwen3"]).count(texts).tolist()
-    assert counted == [qwen_count(qwen, t) for t in texts]
+    assert tk.PackagedBPE(tk.PACKAGED[key]).count(texts).tolist() == [count(t) for t in texts]
 
 
 @PROPERTY
 @given(texts=st.lists(TEXTS, max_size=6))
-def test_qwen_counts_equal_the_reference_on_generated_text(qwen, texts):
-    assert tk.PackagedBPE(tk.PACKAGED["qwen3"]).count(texts).tolist() == [
-        qwen_count(qwen, t) for t in texts
-    ]
+def test_counts_equal_the_reference_on_generated_text(reference, texts):
+    key, count = reference
+    assert tk.PackagedBPE(tk.PACKAGED[key]).count(texts).tolist() == [count(t) for t in texts]
 
 
 def test_qwen_public_expected_tokenizations(qwen):

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 import tunestats
 from tests.conftest import CORPUS, write_jsonl
-from tests.support.tokenizer_tools import sentencepiece_only_pieces
+from tests.support.tokenizer_tools import sentencepiece_only_pieces, strings_in
 from tunestats import tokenizers as tk
 from tunestats.config.options import Options
 from tunestats.config.plan import make_plan
@@ -47,23 +47,6 @@ TRAIN_FILES = ("openai/laa_prompt_completion.jsonl", "palm/gemini_faq_gdg.jsonl"
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def strings_in(value: Any) -> list[str]:
-    """Every string anywhere in a parsed JSON value: object keys and string values."""
-    found: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                found.append(key)
-                stack.append(sub)
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
 
 
 def corpus_texts(path: Path) -> list[str]:

@@ -3,6 +3,7 @@
 - :func:`sentencepiece_only_pieces`: the pieces of a SentencePiece model that kitoken counts
   otherwise, which ``GeminiModelFile.sentencepiece_only`` lists (tunestats.tokenizers.gemini)
   and a test derives again from each shipped vocabulary.
+- :func:`strings_in`: every string of a parsed JSON value, the texts the identity tests count.
 """
 
 from __future__ import annotations
@@ -27,4 +28,21 @@ def sentencepiece_only_pieces(sp: Any) -> list[str]:
     for piece, count in zip(pieces, counts):
         if crossing.search(piece) or count != 1:
             found.append(piece)
+    return found
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string anywhere in a parsed JSON value: object keys and string values."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                found.append(key)
+                stack.append(sub)
+        elif isinstance(item, list):
+            stack.extend(item)
     return found

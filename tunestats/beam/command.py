@@ -296,11 +296,12 @@ def _rows_after_failure(
 
     error = f"the pipeline failed before this dataset was counted: {first_line(exc)}"
     rows = []
+    infos = {info.uri: info for info in work.datasets}
     for uri in work.order:
         if uri in work.failed:
             rows.append(work.failed[uri])
             continue
-        info = next(i for i in work.datasets if i.uri == uri)
+        info = infos[uri]
         path = batch.record_path(dest, uri)
         try:
             record = batch.Record.from_bytes(read_bytes(path))
