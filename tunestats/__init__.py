@@ -4,9 +4,9 @@
 >>> stats = tunestats.compute("train.jsonl", tokenizer="cl100k_base")   # doctest: +SKIP
 >>> stats.to_dict()["supervisedTuningDataStats"]["tuningDatasetExampleCount"]   # doctest: +SKIP
 
-The stages, each its own module, in the order data flows: source -> formats -> counting
-(tokenizers) -> accumulate -> combine -> results / report; options holds what a run is told,
-pipeline wires the stages together (parallel for byte ranges), and cli is the command line.
+The stages, one package each, in the order data flows: io -> formats -> media -> tokenizers ->
+config (the Plan) -> counting -> job -> present -> run (compute); then batch, beam, emulator
+and cli use this API (README, "Layout").
 """
 
 from .config.options import Options

@@ -249,22 +249,15 @@ def _stats(args: argparse.Namespace) -> int:
     from .io.writing import OutputError
     from .job.document import dumps
     from .present.text import job_report, media_line, text_report, tokenizer_line
+    from .present.view import page_path_problem
     from .run.pipeline import compute
     from .tokenizers import TokenizerError
 
     if args.html is not None and not _html_available():
         return EXIT_USAGE
-    if args.html is not None:
-        from .present.view import page_path_problem
-
-        if problem := page_path_problem(args.html):  # said before counting, not after
-            _error(f"--html {args.html}: cannot write: {problem}")
-            return EXIT_FAILED
-    if args.report_json is not None:
-        from .present.view import page_path_problem
-
-        if problem := page_path_problem(args.report_json):  # before counting, as for --html
-            _error(f"--report-json {args.report_json}: cannot write: {problem}")
+    for option, path in (("--html", args.html), ("--report-json", args.report_json)):
+        if path is not None and (problem := page_path_problem(path)):  # said before counting
+            _error(f"{option} {path}: cannot write: {problem}")
             return EXIT_FAILED
     progress = _progress(args)
     try:
@@ -279,10 +272,7 @@ def _stats(args: argparse.Namespace) -> int:
     except (UnknownModel, TokenizerError, ValueError) as exc:
         _error(str(exc))
         return EXIT_USAGE
-    except SourceError as exc:
-        _error(str(exc))
-        return EXIT_FAILED
-    except OutputError as exc:  # --write-kept or --write-dropped cannot be written
+    except (SourceError, OutputError) as exc:  # OutputError: --write-kept or --write-dropped
         _error(str(exc))
         return EXIT_FAILED
     finally:
@@ -292,17 +282,18 @@ def _stats(args: argparse.Namespace) -> int:
     sources = [("training", stats.training)]
     if stats.validation is not None:
         sources.append(("validation", stats.validation))
+    media = media_line(stats)
     if args.json:
         docs = {name: stats.to_dict(validation=name == "validation") for name, _ in sources}
         print(dumps(docs if len(docs) > 1 else docs["training"]))
         print(f"tunestats: {tokenizer_line(stats)}", file=sys.stderr)
-        if media_line(stats):
-            print(f"tunestats: {media_line(stats)}", file=sys.stderr)
+        if media:
+            print(f"tunestats: {media}", file=sys.stderr)
     else:
         bars = _terminal_bars()
         print(tokenizer_line(stats))
-        if media_line(stats):
-            print(media_line(stats))
+        if media:
+            print(media)
         for name, s in sources:
             print()
             print(text_report(stats, s, name, bars=bars, buckets=args.buckets))

@@ -48,6 +48,7 @@ from .records import (
     detect,
     make_record,
     options_key,
+    stored_record,
 )
 from .run import (
     BatchInterrupted,
@@ -64,6 +65,7 @@ from .summary import (
     row_of,
     save_record,
     summary_lines,
+    summary_paths,
     table,
     write_summary,
 )
@@ -85,12 +87,14 @@ __all__ = [
     "detect",
     "make_record",
     "options_key",
+    "stored_record",
     "SUMMARY_NAME",
     "Row",
     "read_summary",
     "row_of",
     "save_record",
     "summary_lines",
+    "summary_paths",
     "table",
     "write_summary",
     "BatchInterrupted",

@@ -135,7 +135,7 @@ def _location(uri: str, real: Callable[[str], str], directory_only: bool = False
     ``directory_only``, those of its directories only), or ``scheme://path`` for a remote one."""
     scheme = (uris.scheme(uri) or "").split("::")[-1]
     if uris.is_local(uri) or scheme in ("file", "local"):
-        path = os.path.abspath(uris.after_scheme(uri) if scheme else uris.local_path(uri))
+        path = uris.absolute(uri)
         if not directory_only:
             return real(path)
         head, tail = os.path.split(path)

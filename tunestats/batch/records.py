@@ -20,22 +20,23 @@ from ..config.plan import Plan
 from ..counting.accumulate import Accumulator, MediaSummary
 from ..counting.blocks import accumulate_blocks
 from ..counting.ranges import Failure
-from ..io.files import SourceError
+from ..io.files import SourceError, read_bytes
 from ..io.lines import read_blocks
 from ..io.sources import SourceInfo, stat_source
 from ..job.results import make_stats
 from ..present.text import media_line, tokenizer_line
 from ..present.view import record_views
 from ..run.pipeline import finish_source, peek_format
+from .paths import record_path
 
 # The smallest byte range of a split dataset in tunestats.beam, where workers are machines and
 # each range costs a task. (The local batch splits like ``stats --jobs``: Options.shard_bytes.)
 BATCH_SHARD_BYTES = 64 << 20
 
 
-# What a record holds (2: drop kinds, readiness, cost, page): a record of another version is
-# recomputed. Bump it when a record would say something else for the same dataset and options
-# (a new field, or a change to drops.KINDS, readiness.LIMITS or cost.LIST_PRICES).
+# What a record holds (2: drop kinds, readiness, cost, page; 3: media): a record of another
+# version is recomputed. Bump it when a record would say something else for the same dataset
+# and options (a new field, or a change to drops.KINDS, readiness.LIMITS or cost.LIST_PRICES).
 RECORD_VERSION = 3
 
 
@@ -114,6 +115,15 @@ class Record:
 
 
 # --- counting a dataset: whole, or its format for its ranges; its record --------------------------
+
+
+def stored_record(dest: str, info: SourceInfo, plan: Plan) -> Record | None:
+    """The record under DEST when it is for this dataset, this version and these options."""
+    try:
+        record = Record.from_bytes(read_bytes(record_path(dest, info.uri)))
+        return record if record.reusable_for(info, plan) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def options_key(plan: Plan) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from ..counting import combine
 from ..counting.accumulate import Accumulator
 from ..counting.ranges import Failure
 from ..io import uris
-from ..io.files import read_bytes
 from ..io.sources import Range, SourceInfo, split, stat_source
 from ..present.progress import Progress, reporter
 from ..run.pool import (
@@ -39,7 +38,7 @@ from ..run.pool import (
 )
 from .expand import Expansion, expand_one, without_outputs
 from .paths import record_path
-from .records import Record, count_whole, detect, make_record
+from .records import Record, count_whole, detect, make_record, stored_record
 from .summary import Row, row_of, save_record, write_summary
 
 
@@ -138,7 +137,7 @@ def run_batch(
             rows.update(work.failed)
             todo: list[SourceInfo] = []
             for info in work.datasets:
-                kept = None if force else _reusable(dest, info, plan)
+                kept = None if force else stored_record(dest, info, plan)
                 if kept is not None:
                     rows[info.uri] = row_of(kept, "unchanged", record_path(dest, info.uri))
                 else:
@@ -203,15 +202,6 @@ def _fail(work: Work, key: str, error: str) -> None:
     (so the row is valid text, and never mistaken for a file whose name is that text)."""
     work.order.append(key)
     work.failed[key] = Row(uri=uris.shown(key), status="failed", error=uris.shown(error))
-
-
-def _reusable(dest: str, info: SourceInfo, plan: Plan) -> Record | None:
-    """The record under DEST when it is for this dataset, this version and these options."""
-    try:
-        record = Record.from_bytes(read_bytes(record_path(dest, info.uri)))
-        return record if record.reusable_for(info, plan) else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 Finished = Callable[[SourceInfo, Record], None]

@@ -83,10 +83,14 @@ def save_record(dest: str, record: Record) -> Row:
     return row_of(record, "computed", path)
 
 
+def summary_paths(dest: str) -> tuple[str, str]:
+    """DEST/summary.jsonl and DEST/summary.parquet."""
+    return join_path(dest, SUMMARY_NAME + ".jsonl"), join_path(dest, SUMMARY_NAME + ".parquet")
+
+
 def write_summary(dest: str, rows: list[Row]) -> tuple[str, str]:
     """DEST/summary.jsonl and DEST/summary.parquet, one row per dataset, in input order."""
-    jsonl = join_path(dest, SUMMARY_NAME + ".jsonl")
-    parquet = join_path(dest, SUMMARY_NAME + ".parquet")
+    jsonl, parquet = summary_paths(dest)
     lines = [json.dumps(asdict(row), ensure_ascii=False) for row in rows]
     write_bytes(jsonl, ("\n".join(lines) + "\n").encode() if lines else b"")
     write_bytes(parquet, _parquet_bytes(rows))
@@ -175,5 +179,5 @@ def table(rows: list[Row]) -> str:
 
 def read_summary(dest: str) -> list[Row]:
     """The rows of DEST/summary.jsonl."""
-    data = read_bytes(join_path(dest, SUMMARY_NAME + ".jsonl"))
+    data = read_bytes(summary_paths(dest)[0])
     return [Row(**json.loads(line)) for line in data.decode().splitlines() if line]

@@ -27,7 +27,7 @@ from ..config.arguments import count_options
 from ..config.options import Options
 from ..config.plan import Plan, make_plan
 from ..io import uris
-from ..io.files import first_line, join_path
+from ..io.files import first_line
 from ..present.html import missing_extra
 from ..run.exits import EXIT_USAGE
 from .transforms import ComputeStats, RecordDoc
@@ -233,12 +233,15 @@ def _error(message: str) -> None:
 
 
 def run_pipeline(
-    pipeline_options: Any, work: batch.Work, args: argparse.Namespace, plan: Plan
+    pipeline_options: Any,
+    work: batch.Work,
+    args: argparse.Namespace,
+    plan: Plan,
+    options: dict[str, Any],
 ) -> None:
     """Run the batch; a pipeline that fails (a worker that kept dying) still leaves a summary:
     every dataset whose record is under DEST, the others failed with the pipeline's error."""
     pipeline = beam.Pipeline(options=pipeline_options)
-    options = count_options(args, local=False)
     build_pipeline(pipeline, work, args.out, shard_bytes=args.shard_bytes, **options)
     result = None
     try:
@@ -292,7 +295,6 @@ def _rows_after_failure(
     """The summary's rows of a pipeline that failed: a dataset counted in this run (its record
     is under DEST, for its version and these options) is computed; any other failed."""
     from ..counting.ranges import Failure
-    from ..io.files import read_bytes
 
     error = f"the pipeline failed before this dataset was counted: {first_line(exc)}"
     rows = []
@@ -302,15 +304,11 @@ def _rows_after_failure(
             rows.append(work.failed[uri])
             continue
         info = infos[uri]
-        path = batch.record_path(dest, uri)
-        try:
-            record = batch.Record.from_bytes(read_bytes(path))
-            if record.reusable_for(info, plan):
-                rows.append(batch.row_of(record, "computed", path))
-                continue
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        rows.append(batch.row_of(batch.Record.failed(Failure(info, error)), "computed", None))
+        record = batch.stored_record(dest, info, plan)
+        if record is not None:
+            rows.append(batch.row_of(record, "computed", batch.record_path(dest, uri)))
+        else:
+            rows.append(batch.row_of(batch.Record.failed(Failure(info, error)), "computed", None))
     return rows
 
 
@@ -322,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(ours)
     try:
         # An unknown model or tokenizer stops here, before any job.
-        plan = make_plan(Options(**count_options(args, local=False)))
+        options = count_options(args, local=False)
+        plan = make_plan(Options(**options))
     except ValueError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -342,12 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = batch.work_of(batch.expand(args.sources, mine))  # our outputs: never datasets
     if work.datasets:
         dask_partitions(pipeline_options, len(work.datasets))
-        run_pipeline(pipeline_options, work, args, plan)
+        run_pipeline(pipeline_options, work, args, plan, options)
     else:  # nothing to count: no job to start
         batch.write_summary(args.out, [work.failed[uri] for uri in work.order])
 
     from ..batch.outcome import report_batch
 
-    jsonl = join_path(args.out, batch.SUMMARY_NAME + ".jsonl")
-    parquet = join_path(args.out, batch.SUMMARY_NAME + ".parquet")
+    jsonl, parquet = batch.summary_paths(args.out)
     return report_batch(batch.read_summary(args.out), jsonl, parquet, args.html, _error)

@@ -1,10 +1,12 @@
-"""Options: everything a run is told, and the Plan it resolves to.
+"""Options: everything a run is told, as one table.
 
 :class:`Options` is the one option table: each field says, in its metadata, its help text for
 the command line and whether it changes the numbers (a batch record made with another value is
-recomputed). :func:`plan` resolves the options against the model profiles and the tokenizers.
+recomputed). :func:`option_fields` lists the table; :func:`numbers_options` gives the values
+that change the numbers.
 
-Hands to every later stage: a :class:`Plan` (options, model profile, tokenizer and its memo).
+Hands to ``config.plan`` (:func:`~tunestats.config.plan.make_plan` resolves the options against
+the model profiles and the tokenizers) and to ``config.arguments`` (the command line).
 """
 
 from __future__ import annotations

@@ -309,16 +309,10 @@ class Accumulator:
 
     def add_dropped(self, line: int, problem: str, code: str, path: str = "") -> None:
         self.dropped += 1
-        first = self.dropped_first
-        if len(first) < MAX_DROPPED_LISTED or line < first[-1][0]:
-            bisect.insort(first, (line, problem))
-            del first[MAX_DROPPED_LISTED:]
+        _first(self.dropped_first, (line, problem), MAX_DROPPED_LISTED)
         kind = (code, path_pattern(path))
         self.drop_kinds[kind] += 1
-        group = self.drop_examples.setdefault(kind, [])
-        if len(group) < MAX_GROUP_EXAMPLES or line < group[-1][0]:
-            bisect.insort(group, (line, problem))
-            del group[MAX_GROUP_EXAMPLES:]
+        _first(self.drop_examples.setdefault(kind, []), (line, problem), MAX_GROUP_EXAMPLES)
 
     def add_media_part(self, status: str, reason: str, line: int, uri: str) -> None:
         self.media_parts[status] += 1

@@ -218,7 +218,9 @@ def finish_block(
     return batch.lines[keep], drops
 
 
-def token_totals(batch: ExampleBatch, tokenizer: Tokenizer) -> Counted:
+def token_totals(
+    batch: ExampleBatch, tokenizer: Tokenizer
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-example input and output token sums, and the largest count of one output text,
     tokenizing all texts of the batch at once."""
     n = len(batch)

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import messages
+from .lifecycle import EXPERIMENT_PREFIX
 from .messages import ApiError
 from .service import Service, enums_as_ints
-
-EXPERIMENT_PREFIX = "tuning-experiment-"  # how lifecycle names the experiment of a job
 
 
 def get_context(service: Service, version: str, params: dict, body: Any, query: dict) -> dict:

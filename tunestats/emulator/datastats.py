@@ -23,6 +23,7 @@ that count with a stub).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -305,9 +306,7 @@ class _WorkerTask:
                 f"Internal error: the process counting the datasets ended (exit code {code}).",
             )
         else:
-            self._result = Counted(
-                reply["stats"], reply["error"], reply["code"], reply.get("labels")
-            )
+            self._result = Counted(**reply)
             _release(worker)
         return self._result
 
@@ -323,13 +322,7 @@ def serve_counts(requests: Any, replies: Any) -> None:
         request = json.loads(line)
         _take_on(request["environ"], request["cwd"])
         counted = count_job(request["plan"], request["tokenizer"], request["tokenizer_model"])
-        reply = {
-            "stats": counted.stats,
-            "error": counted.error,
-            "code": counted.code,
-            "labels": counted.labels,
-        }
-        replies.write(json.dumps(reply) + "\n")
+        replies.write(json.dumps(dataclasses.asdict(counted)) + "\n")
         replies.flush()
 
 

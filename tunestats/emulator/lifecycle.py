@@ -26,6 +26,8 @@ from .datastats import Counted, Counter, CountTask, ThreadCounter, count_job
 from .labels import add_labels
 from .store import Job, Store
 
+EXPERIMENT_PREFIX = "tuning-experiment-"  # a job's experiment context: this and its id
+
 __all__ = ["Counted", "Lifecycle", "Schedule", "count_job", "request_cancel", "timestamp"]
 
 ACTIVE = ("JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING")
@@ -190,7 +192,7 @@ class Lifecycle:
                 state="JOB_STATE_RUNNING", startTime=timestamp(now), updateTime=timestamp(now)
             )
             doc["experiment"] = (
-                f"{job.parent}/metadataStores/default/contexts/tuning-experiment-{_id(job)}"
+                f"{job.parent}/metadataStores/default/contexts/{EXPERIMENT_PREFIX}{_id(job)}"
             )
             return doc
         if state == "JOB_STATE_RUNNING" and "tuningDataStats" in doc:

@@ -147,6 +147,12 @@ _rendered: OrderedDict[tuple[str, str, bool, str], dict[str, Any]] = OrderedDict
 _rendered_lock = threading.Lock()
 
 
+def check_renders(version: str, name: str, doc: dict[str, Any]) -> None:
+    """Raise what rendering ``doc`` would raise; its reply is not remembered (no reply asks for
+    a document before it is stored)."""
+    _render(version, name, {k: v for k, v in doc.items() if k != "tuningDataStats"}, False)
+
+
 def _render(version: str, name: str, doc: dict[str, Any], enums_as_ints: bool) -> dict[str, Any]:
     from google.protobuf import json_format
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .app import create_app
-from .connections import Limits
+from .connections import Limits, backlog, protocol_class, quiet_server
 from .datastats import ProcessCounter
 from .guard import HostPolicy
 from .labels import TokenizerLabels
@@ -57,8 +57,6 @@ class Emulator:
 
     def _build(self) -> Any:
         import uvicorn
-
-        from .connections import backlog, protocol_class, quiet_server
 
         if not self.count_timeout > 0:
             raise ValueError(f"the count timeout must be positive, not {self.count_timeout}")

@@ -58,7 +58,7 @@ def new_job(service: Service, version: str, parent: str, job: dict[str, Any]) ->
     job = add_labels(job, ours)
     api = "v1beta1" if version == "v1beta1" else "v1"
     try:  # what is stored must render: a job no GET or list can show would break them all
-        messages.render(api, "TuningJob", job, False)
+        messages.check_renders(api, "TuningJob", job)
     except Exception as exc:
         raise invalid(f"The TuningJob is not valid: {type(exc).__name__}: {exc}") from None
     now = service.clock()

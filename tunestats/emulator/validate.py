@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.profiles import UnknownModel, get_profile
+from ..io.files import system_dir
 from .messages import ApiError, invalid
 
 MAX_DISPLAY_NAME = 128  # the resource document
@@ -212,16 +213,11 @@ def gcs_problem(uri: str) -> str | None:
     return _text_problem(uri) or _bucket_problem(bucket) or _object_problem(name)
 
 
-# The kernel's own file systems: their "regular files" are the process's environment, memory
-# maps, hardware state; whatever a count reads comes back in userDatasetExamples.
-SYSTEM_DIRS = ("/proc", "/sys", "/dev")
-
-
 def local_file(uri: str) -> tuple[str | None, str | None]:
     """(the resolved path of the regular file ``uri`` names, None) or (None, why not).
 
     A plain path or ``file:///PATH``; with its links resolved, it must exist and be a regular
-    file now, outside :data:`SYSTEM_DIRS`: not ``-`` (standard input), a directory, a FIFO, a
+    file now, outside ``io.files.SYSTEM_DIRS``: not ``-`` (standard input), a directory, a FIFO, a
     socket or a device, which either cannot be read as a dataset or could hold a count
     forever, nor ``/proc/self/environ`` and the like, whose contents a job would show.
     """
@@ -259,7 +255,7 @@ def system_file(path: str) -> str | None:
     Counting checks this again when it starts: the path may have become a link since.
     """
     real = os.path.realpath(path)
-    system = next((d for d in SYSTEM_DIRS if real == d or real.startswith(d + "/")), None)
+    system = system_dir(real)
     if system is None:
         return None
     return f"it is {real}, a file of the system under {system}, not a dataset"

@@ -9,8 +9,9 @@ it checks: a problem raises :class:`Invalid` with the JSON path and what is wron
 :func:`parse_example` turns it into a reason that names the line. Here: the table, detection
 (which format a record or a file is) and the per-line entry points that read the table.
 
-Hands to the next stage (counting): :class:`Example` records, or :class:`Drop` reasons for
-dropped lines; whole blocks go through the Arrow path, :mod:`.blocks`, to an ExampleBatch.
+Hands to the next stages (media, then counting): :class:`Example` records, or :class:`Drop`
+reasons for dropped lines; whole blocks go through the Arrow path, :mod:`.blocks`, to an
+ExampleBatch.
 Token counts are not known here; the "too long" rule is applied after counting.
 """
 

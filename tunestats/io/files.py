@@ -4,9 +4,9 @@ fsspec opens anything (local paths, ``gs://``, ``memory://`` ...); ``gs://`` get
 of this machine (a storage emulator's endpoint, anonymous, when ``STORAGE_EMULATOR_HOST`` is
 set). Every failure to open or read becomes a :class:`SourceError` with a one-line message.
 
-Hands to the other stages: :func:`filesystem_and_path`, :func:`read_bytes`, :func:`write_bytes`
-(atomic on local disks), :func:`join_path`, and the wording of errors (:func:`open_error`,
-:func:`first_line`).
+Hands to the other stages: :func:`filesystem_and_path`, :func:`read_bytes`, :func:`join_path`,
+and the wording of errors (:func:`open_error`, :func:`first_line`); writing is
+:mod:`tunestats.io.writing`'s.
 """
 
 from __future__ import annotations
@@ -186,6 +186,16 @@ def read_error(uri: str, exc: BaseException) -> SourceError:
     if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or "zstd" in type(exc).__name__:
         return SourceError(f"{uri}: cannot read (corrupt or wrong compression?): {exc}")
     return SourceError(f"{uri}: cannot read: {type(exc).__name__}: {first_line(exc)}")
+
+
+# The kernel's own file systems: their "regular files" are the process's environment, memory
+# maps, hardware state. A server of ours reads none of them (the emulator's datasets, media).
+SYSTEM_DIRS = ("/proc", "/sys", "/dev")
+
+
+def system_dir(real: str) -> str | None:
+    """The system directory (:data:`SYSTEM_DIRS`) that the resolved path ``real`` is in."""
+    return next((d for d in SYSTEM_DIRS if real == d or real.startswith(d + "/")), None)
 
 
 def read_bytes(path: str) -> bytes:

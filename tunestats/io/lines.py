@@ -16,6 +16,7 @@ single line is left to the formats stage.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ class LineBlock:
     first_line: int
     lines: list[bytes]
 
-    @property
+    @functools.cached_property  # read by progress and by the accumulator: summed once
     def nbytes(self) -> int:
         """The bytes of the source these lines span, a newline after each (a long line's
         included: it was read, only not held)."""
@@ -154,11 +155,11 @@ def _blocks(
     end_of_source = False
     while True:  # ``pos``: where the first line not handed out yet begins
         for group in lines.finish() if end_of_source else lines.feed(chunk):
-            kept = _lines_before(group, pos, limit)
+            # To the end of the source every line is ours: no need to walk their lengths.
+            kept, pos = (group, pos) if end is None else _lines_before(group, pos, limit)
             if kept:
                 yield LineBlock(line_no, kept)
             line_no += len(kept)
-            pos += sum(map(_length, kept)) + len(kept)
             if len(kept) < len(group):
                 return
         if end_of_source or pos >= limit:
@@ -242,10 +243,11 @@ def _length(line: bytes) -> int:
     return line.length if isinstance(line, LongLine) else len(line)
 
 
-def _lines_before(lines: list[bytes], pos: int, limit: float) -> list[bytes]:
-    """The leading lines that begin before ``limit``, the first one beginning at ``pos``."""
+def _lines_before(lines: list[bytes], pos: int, limit: float) -> tuple[list[bytes], int]:
+    """The leading lines that begin before ``limit``, the first one beginning at ``pos``, and
+    where the line after them begins."""
     kept = 0
     while kept < len(lines) and pos < limit:
         pos += _length(lines[kept]) + 1
         kept += 1
-    return lines[:kept]
+    return lines[:kept], pos

@@ -1,6 +1,6 @@
 """URIs: what a source or destination name means, as plain string rules (no fsspec).
 
-- a *plain path* has no scheme at all: ``source`` opens it with ``open`` (the fast path), and
+- a *plain path* has no scheme at all: ``io.sources`` opens it with ``open`` (the fast path), and
   ``batch`` lists it on this machine. ``::`` in a name without ``://`` is part of the file
   name, never an fsspec chain. A name that starts with ``file:`` (no ``//``) is fsspec's URL for
   a relative path, unless a local file of that very name exists: a path that exists is that
@@ -9,8 +9,8 @@
 - anything else is a remote URL, named by its scheme (``gs``, ``s3``, ``simplecache::gs``...);
 - compression is taken from the name, by one table.
 
-Hands to ``source``, ``batch`` and ``beam``: answers about names (the file system is asked only
-whether a ``file:`` name exists).
+Hands to the rest of ``io``, ``batch`` and ``beam``: answers about names (the file system is
+asked only whether a ``file:`` name exists).
 """
 
 from __future__ import annotations

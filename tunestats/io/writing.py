@@ -93,8 +93,7 @@ class Destination:
                 error = self.error(exc)
                 self.discard()
                 raise error from exc
-            with _writing_lock:
-                _writing.discard(self.tmp)
+            release(self.tmp)
             self.tmp = None
 
     def discard(self) -> None:
@@ -114,8 +113,7 @@ class Destination:
         if self.tmp is not None:
             with contextlib.suppress(OSError):
                 os.remove(self.tmp)
-            with _writing_lock:
-                _writing.discard(self.tmp)
+            release(self.tmp)
             self.tmp = None
 
 
@@ -161,11 +159,9 @@ def release(path: str) -> None:
 
 
 def _temp_path(folder: str, name: str) -> str:
-    with _writing_lock:
-        number = next(_numbers)
-        path = os.path.join(folder, f"{_temp_prefix(name)}{host_tag()}-{os.getpid()}-{number}.tmp")
-        _writing.add(path)
-    return path
+    """A temporary name of this process beside ``folder/name``, marked in use (not made)."""
+    prefix = f"{_temp_prefix(name)}{host_tag()}-{os.getpid()}-"
+    return reserve(lambda: os.path.join(folder, f"{prefix}{next(_numbers)}.tmp"))
 
 
 def left_by_a_dead_run(host: str, pid: int, path: str) -> bool:

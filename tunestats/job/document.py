@@ -1,4 +1,4 @@
-"""Report: from accumulated results to the TuningDataStats document (SPEC §6).
+"""Document: from accumulated results to the TuningDataStats document (SPEC §6).
 
 The document follows the proto3 JSON mapping: lowerCamelCase names, int64 as strings, doubles
 as numbers, fields at their default value left out. Supervised runs give
@@ -6,7 +6,7 @@ as numbers, fields at their default value left out. Supervised runs give
 ``{"distillationDataStats": {"trainingDatasetStats": ...}}`` with the DatasetDistribution types.
 
 It takes plain values (a DatasetResult and what the run was told), so it depends on nothing
-above ``accumulate``. Hands dicts to ``results`` (the API) and JSON text to the CLI; the
+but ``counting.accumulate``. Hands dicts to ``results`` (the API) and JSON text to the CLI; the
 terminal report is ``text``.
 """
 

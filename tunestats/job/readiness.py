@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config.profiles import ModelProfile
+from ..config.profiles import LISTED_ON, ModelProfile
 from ..counting.accumulate import DatasetResult
 
 REJECT = "Vertex would reject this job: "
@@ -158,7 +158,6 @@ def _training_limits(model: str, limits: JobLimits, training: DatasetResult) -> 
 
 # SPEC §8: Google's list of tunable models of 2026-09-25 no longer has Gemini 2.0.
 UNLISTED_PREFIXES = ("gemini-2.0-",)
-LISTED_ON = "2026-09-25"
 # SPEC §8: what a job is warned about, by the key the formats give a line that has it.
 NOTICES = {
     "function-call": (

@@ -2,7 +2,7 @@
 
 :class:`SourceStats` is one source's exact accumulator and its result; :class:`Stats` the run's
 sources with what it was told and found (model, tokenizer, exactness, notes). ``to_dict`` hands
-the TuningDataStats document (``report``) to the caller.
+the TuningDataStats document (``document``) to the caller.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from ..config.plan import Plan
 from ..counting.accumulate import Accumulator, DatasetResult
 from ..io.sources import SourceInfo
-from . import document as report
+from . import document
 from .cost import Cost, estimate
 from .readiness import Readiness, check_job
 
@@ -80,7 +80,7 @@ class Stats:
         source = self.validation if validation else self.training
         if source is None:
             raise ValueError("no validation source was given")
-        return report.tuning_data_stats(
+        return document.tuning_data_stats(
             source.result,
             task=self.task,
             epochs=self.epochs,
@@ -89,7 +89,7 @@ class Stats:
         )
 
     def to_json(self, indent: int | None = 2, validation: bool = False) -> str:
-        return report.dumps(self.to_dict(validation), indent)
+        return document.dumps(self.to_dict(validation), indent)
 
 
 def make_stats(plan: Plan, training: SourceStats, validation: SourceStats | None = None) -> Stats:

@@ -5,8 +5,8 @@ resolution is in force for a part, how many tokens an image, a video (frames at 
 plus its audio track), an audio file or a PDF costs, and the limits of one media object (size,
 duration, pages, the MIME types Google lists, bytes of the declared kind).
 
-Hands to ``media.stage``: :func:`part_tokens` and :func:`part_problem` (a drop code and its
-words), per part.
+Hands to ``media.stage``: :func:`part_tokens`, and :func:`mime_problem` and
+:func:`object_problem` (a drop code and its words), per part.
 """
 
 from __future__ import annotations

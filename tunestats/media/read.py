@@ -64,9 +64,6 @@ class Access:
         return None
 
 
-SYSTEM_DIRS = ("/proc", "/sys", "/dev")
-
-
 def _not_a_plain_file(path: str) -> str | None:
     """Why a local media path may not be read by a server (None: it may, or it is missing,
     which reading reports as such)."""
@@ -79,7 +76,9 @@ def _not_a_plain_file(path: str) -> str | None:
         return None
     except (OSError, ValueError) as exc:
         return f"cannot be examined: {exc}"
-    if any(real == d or real.startswith(d + "/") for d in SYSTEM_DIRS):
+    from ..io.files import system_dir
+
+    if system_dir(real) is not None:
         return f"{real} is a system file (under /proc, /sys or /dev)"
     if not stat.S_ISREG(mode):
         return "not a regular file"
@@ -137,11 +136,6 @@ class MediaReader:
             self._reported |= new
         return len(new)
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-
     def _measure(self, key: str, data: bytes | None) -> Outcome:
         self._started[key] = time.monotonic()
         if data is not None:
@@ -150,9 +144,6 @@ class MediaReader:
         if refused:
             return Outcome(None, "not read", refused)
         return read_object(key)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (MediaReader, (self.access, self.threads, self.timeout))  # a worker reads anew
 
 
 class _DaemonPool:
@@ -203,9 +194,6 @@ class _DaemonPool:
                 future.set_result(fn(*args))
             except BaseException as exc:  # handed to the waiter, as an executor would
                 future.set_exception(exc)
-
-    def close(self) -> None:
-        pass  # idle threads end by themselves
 
 
 def read_object(uri: str) -> Outcome:

@@ -133,6 +133,3 @@ class MediaStage:
             pages[example] = pages.get(example, 0) + (m.pages or 0)
         result.tokens[example] += tokens
         result.parts.append(PartStatus(example, "measured", "", part.key))
-
-    def close(self) -> None:
-        self.reader.close()

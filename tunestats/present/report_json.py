@@ -23,7 +23,7 @@ from typing import Any
 from ..counting.accumulate import Distribution, MediaSummary
 from ..job.document import step_count
 from ..job.results import SourceStats, Stats
-from .text import dataset_media, media_line, tokenizer_line, uncounted_text
+from .text import dataset_media, media_counts, media_line, tokenizer_line, uncounted_text
 from .view import (
     cost_view,
     counts_view,
@@ -111,16 +111,8 @@ def dataset_json(name: str, source: SourceStats, stats: Stats) -> dict[str, Any]
 
 
 def _media_totals(stats: Stats) -> dict[str, Any]:
-    sources = [s for s in (stats.training, stats.validation) if s is not None]
-    parts = sum(s.result.media.total for s in sources)
-    return {
-        "line": media_line(stats),  # media tokens are always estimates at documented rates
-        "parts": parts,
-        "measured": sum(s.result.media.parts.get("measured", 0) for s in sources),
-        "skipped": sum(s.result.media.parts.get("skipped", 0) for s in sources),
-        "uncounted": sum(u.count for s in sources for u in s.result.media.uncounted),
-        "tokens": sum(s.result.media.tokens for s in sources),
-    }
+    # The line first: media tokens are always estimates at documented rates.
+    return {"line": media_line(stats), **media_counts(stats)}
 
 
 def report_json(stats: Stats) -> dict[str, Any]:
@@ -162,10 +154,6 @@ def dumps(doc: dict[str, Any]) -> bytes:
 def write_report_json(path: str, stats: Stats) -> None:
     """Write the run's report JSON to ``path`` (local, atomically, or any fsspec URL), as
     ``--html`` writes its page; OSError when the local folder does not exist."""
-    from ..io.writing import write_bytes
-    from .view import page_path_problem
+    from .view import write_checked
 
-    problem = page_path_problem(path)
-    if problem is not None:
-        raise OSError(problem)
-    write_bytes(path, dumps(report_json(stats)))
+    write_checked(path, dumps(report_json(stats)))

@@ -141,18 +141,28 @@ def uncounted_text(u: UncountedMedia) -> str:
     return f"{_parts(u.count)} {could} ({u.reason}: {where}{more}); {their} tokens are not counted"
 
 
+def media_counts(stats: Stats) -> dict[str, int]:
+    """The media parts of the run's sources: in all, measured, skipped, not counted; tokens."""
+    sources = [s.result.media for s in (stats.training, stats.validation) if s is not None]
+    return {
+        "parts": sum(m.total for m in sources),
+        "measured": sum(m.parts.get("measured", 0) for m in sources),
+        "skipped": sum(m.parts.get("skipped", 0) for m in sources),
+        "uncounted": sum(u.count for m in sources for u in m.uncounted),
+        "tokens": sum(m.tokens for m in sources),
+    }
+
+
 def media_line(stats: Stats) -> str | None:
     """The media tokens' exactness, when the run met media (SPEC §2, §9); else None."""
-    sources = [s for s in (stats.training, stats.validation) if s is not None]
-    parts = sum(s.result.media.total for s in sources)
+    counts = media_counts(stats)
+    parts, skipped = counts["parts"], counts["skipped"]
+    measured, uncounted = counts["measured"], counts["uncounted"]
     if not parts:
         return None
-    skipped = sum(s.result.media.parts.get("skipped", 0) for s in sources)
     if skipped == parts:
-        counts = verb(parts, "counts", "count")
-        return f"media tokens: not counted (--media skip): {_parts(parts)} {counts} 0 tokens"
-    uncounted = sum(u.count for s in sources for u in s.result.media.uncounted)
-    measured = sum(s.result.media.parts.get("measured", 0) for s in sources)
+        counts_verb = verb(parts, "counts", "count")
+        return f"media tokens: not counted (--media skip): {_parts(parts)} {counts_verb} 0 tokens"
     line = (
         f"media tokens: ESTIMATES at Google's documented rates for {stats.model}; "
         f"{measured:,} of {_parts(parts)} measured"
@@ -192,7 +202,7 @@ def _default_tokenizer(key: str | None) -> str:
 def models_table() -> str:
     """``tunestats models``: every known model, its generation, token limit, default tokenizer
     and whether Vertex tunes it now (SPEC §4, §8)."""
-    from ..config.profiles import _PROFILES, DEFAULT_MODEL, LISTED_ON, generation_title, tunable_now
+    from ..config.profiles import DEFAULT_MODEL, LISTED_ON, PROFILES, generation_title, tunable_now
     from ..tokenizers import INSTALL_HINT
 
     header = ("model", "generation", "token limit", "tokenizer", "tunable now")
@@ -204,7 +214,7 @@ def models_table() -> str:
             _default_tokenizer(p.tokenizer),
             tunable_now(p),
         )
-        for p in _PROFILES
+        for p in PROFILES.values()
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
 

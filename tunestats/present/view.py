@@ -237,16 +237,22 @@ def page_path_problem(path: str) -> str | None:
     return None
 
 
-def write_page(path: str, stats: Stats) -> None:
-    """Write the run's HTML page to ``path`` (local or any fsspec URL); OSError when
-    :func:`page_path_problem` finds one."""
+def write_checked(path: str, data: bytes) -> None:
+    """Write a file a run was asked for (``--html``, ``--report-json``) to ``path`` (local,
+    atomically, or any fsspec URL); OSError when :func:`page_path_problem` finds one."""
     from ..io.writing import write_bytes
-    from .html import render_page
 
     problem = page_path_problem(path)
     if problem is not None:
         raise OSError(problem)
-    write_bytes(path, render_page(page_model(stats)).encode("utf-8"))
+    write_bytes(path, data)
+
+
+def write_page(path: str, stats: Stats) -> None:
+    """Write the run's HTML page to ``path``, as :func:`write_checked` writes."""
+    from .html import render_page
+
+    write_checked(path, render_page(page_model(stats)).encode("utf-8"))
 
 
 # --- what a batch record adds ---------------------------------------------------------------------

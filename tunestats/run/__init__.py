@@ -7,4 +7,5 @@ the emulator) a :class:`~tunestats.job.results.Stats`.
   (split into ranges when it is large), check it is usable, write its kept and dropped lines.
 - ``pool``: the worker processes (one kind of pool, one initializer) for ``stats --jobs`` and
   ``batch``.
+- ``exits``: the exit codes of ``tunestats`` and ``python -m tunestats.beam``.
 """

@@ -1,7 +1,7 @@
 """Pipeline: runs one source through the stages and returns its statistics.
 
-source (blocks of lines) -> the format, detected from the first records -> counting (one
-process) or parallel (byte ranges on a pool, combined) -> results. :func:`compute` is the
+io (blocks of lines) -> the format, detected from the first records -> counting (one
+process) or run.pool (byte ranges on a pool, combined) -> job.results. :func:`compute` is the
 Python API; the CLI is a thin layer over it.
 
 Hands to the caller: :class:`~tunestats.job.results.Stats`, whose ``to_dict()`` is the

@@ -50,6 +50,7 @@ class BPEFile:
     normalize: str | None = None
 
 
+@functools.cache  # read and hashed once per process: the choice, the models table, the load
 def packaged_file(entry: BPEFile) -> tuple[str, bytes] | None:
     """(the file's location, its bytes) from the first installed place that has it, else None.
 
@@ -77,6 +78,14 @@ def packaged_file(entry: BPEFile) -> tuple[str, bytes] | None:
     return None
 
 
+def tiktoken_ranks(data: bytes) -> dict[bytes, int]:
+    """The merge ranks of a tiktoken-format file: a base64 token and its rank per line."""
+    return {
+        base64.b64decode(token): int(rank)
+        for token, rank in (line.split() for line in data.splitlines() if line)
+    }
+
+
 def load_encoding(entry: BPEFile) -> Any:
     """tiktoken's Encoding for ``entry``; TokenizerError when its package is not installed."""
     import tiktoken
@@ -84,10 +93,7 @@ def load_encoding(entry: BPEFile) -> Any:
     found = packaged_file(entry)
     if found is None:
         raise TokenizerError(f"{entry.title}'s tokenizer is not installed: {INSTALL_HINT}")
-    ranks = {
-        base64.b64decode(token): int(rank)
-        for token, rank in (line.split() for line in found[1].splitlines() if line)
-    }
+    ranks = tiktoken_ranks(found[1])
     specials = {token: len(ranks) + i for i, token in enumerate(entry.special_tokens)}
     return tiktoken.Encoding(
         name=entry.key, pat_str=entry.pattern, mergeable_ranks=ranks, special_tokens=specials

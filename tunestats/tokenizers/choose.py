@@ -50,8 +50,8 @@ def is_open_model(model: str) -> bool:
 def default_tokenizer(own: str | None) -> tuple[str, bool]:
     """The short name of what counts for a model when neither option is given, and whether it
     is exact, without loading it (``tunestats models``)."""
-    if own in GEMINI_TOKENIZER_MODELS or (own in PACKAGED and missing(own) is None):
-        return own, True
+    if _own_available(own):
+        return own or "", True
     return "cl100k_base", False
 
 
@@ -170,9 +170,14 @@ def _shipped(key: str, wanted: str | None, model: str) -> TokenizerChoice:
     return TokenizerChoice(tokenizer, False, note)
 
 
+def _own_available(own: str | None) -> bool:
+    """Whether the model's own tokenizer can count here: shipped, or its package installed."""
+    return own in GEMINI_TOKENIZER_MODELS or (own in PACKAGED and missing(own) is None)
+
+
 def _exact_hint(own: str | None) -> str | None:
     """What makes the counts exact when another tokenizer was asked for; None: nothing can."""
-    if own in GEMINI_TOKENIZER_MODELS or (own in PACKAGED and missing(own) is None):
+    if _own_available(own):
         return "leave out --tokenizer for exact counts"
     if own in PACKAGED:
         return f"{INSTALL_HINT} and leave out --tokenizer for exact text tokens"

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .bpe import tiktoken_ranks
 from .protocol import TokenizerError
 
 OPENAI_ENCODINGS = ("cl100k_base", "o200k_base")
@@ -81,7 +82,6 @@ _TIKTOKEN_HASHES = {
 
 def tiktoken_encoding(name: str) -> Any:
     """tiktoken's Encoding for ``name``, built offline from the files bpe-openai ships."""
-    import base64
     import gzip
     from importlib import resources
 
@@ -94,10 +94,7 @@ def tiktoken_encoding(name: str) -> Any:
     digest = hashlib.sha256(data).hexdigest()
     if digest != _TIKTOKEN_HASHES[name]:
         raise TokenizerError(f"{name}: encoding file has sha256 {digest}, not tiktoken's")
-    ranks = {
-        base64.b64decode(token): int(rank)
-        for token, rank in (line.split() for line in data.splitlines() if line)
-    }
+    ranks = tiktoken_ranks(data)
     # openai_public's constructors would download the file; take only the split pattern.
     pat_str = _tiktoken_pattern(openai_public, name)
     return tiktoken.Encoding(name=name, pat_str=pat_str, mergeable_ranks=ranks, special_tokens={})
